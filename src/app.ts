@@ -1,0 +1,130 @@
+import { mkdir } from "node:fs/promises";
+import { isAbsolute, join, resolve } from "node:path";
+import { DEFAULT_CONFIG, type Config } from "./config/config.js";
+import { hubNameFromHostName } from "./config/names.js";
+import { createHttpGateway } from "./gateways/http/http-gateway.js";
+import { createHub, type Hub, type Store } from "./hub/index.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { randomIds } from "./shared/random-ids.js";
+import { writeFileAtomic } from "./shared/write-file-atomic.js";
+import { MemoryStore } from "./storage/memory/memory-store.js";
+import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
+import { ensureCertificates } from "./tls/ensure-certificates.js";
+
+export interface StartHubOptions extends Partial<Config> {
+  /** Issue the server certificate from this CA instead of the data dir's own (the test run shares one CA). */
+  readonly issuer?: { readonly certPem: string; readonly keyPem: string; readonly certPath: string };
+  readonly logger?: Logger;
+  /** "sqlite" (default): durable, in the data dir. "memory": nothing survives the process. */
+  readonly storage?: "sqlite" | "memory";
+}
+
+export interface RunningHub {
+  readonly hostName: string;
+  readonly hubName: string;
+  /** Bound ports; null for a protocol whose gateway is not part of this build yet. */
+  readonly ports: { readonly https: number; readonly mqtt: number | null; readonly amqp: number | null };
+  readonly caCertificatePath: string;
+  /** One IoT Hub service connection string per shared access policy, keyed by policy name. */
+  readonly connectionStrings: Readonly<Record<string, string>>;
+  readonly hubJsonPath: string;
+  /** Moves the hub clock forward (TTLs, locks, quota days follow it). */
+  advanceClock(seconds: number): { now: string; offsetSeconds: number };
+  close(): Promise<void>;
+}
+
+function resolveConfig(options: StartHubOptions): Config {
+  const hostName = options.hostName ?? DEFAULT_CONFIG.hostName;
+  return {
+    dataDir: options.dataDir ?? DEFAULT_CONFIG.dataDir,
+    hostName,
+    hubName: options.hubName ?? hubNameFromHostName(hostName),
+    bind: options.bind ?? DEFAULT_CONFIG.bind,
+    httpsPort: options.httpsPort ?? DEFAULT_CONFIG.httpsPort,
+    mqttPort: options.mqttPort ?? DEFAULT_CONFIG.mqttPort,
+    amqpPort: options.amqpPort ?? DEFAULT_CONFIG.amqpPort,
+    tlsCert: options.tlsCert,
+    tlsKey: options.tlsKey,
+    logLevel: options.logLevel ?? DEFAULT_CONFIG.logLevel,
+  };
+}
+
+function connectionStrings(hub: Hub): Record<string, string> {
+  return Object.fromEntries(
+    hub.policies.map((p) => [p.keyName, `HostName=${hub.hostName};SharedAccessKeyName=${p.keyName};SharedAccessKey=${p.primaryKey}`]),
+  );
+}
+
+/**
+ * Starts a hub: the composition root, the one place that builds concrete objects. The CLI and the tests start
+ * hubs through it; other projects can too (DESIGN.md, "Programmatic use").
+ */
+export async function startHub(options: StartHubOptions = {}): Promise<RunningHub> {
+  const config = resolveConfig(options);
+  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const tls = await ensureCertificates({
+    dataDir,
+    hostName: config.hostName,
+    extraNames: config.bind === "0.0.0.0" ? [] : [config.bind],
+    tlsCert: config.tlsCert,
+    tlsKey: config.tlsKey,
+    ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
+  });
+  const store: Store = options.storage === "memory" ? new MemoryStore() : SqliteStore.open({ path: join(dataDir, "malachite.db") });
+  let http: ReturnType<typeof createHttpGateway> | undefined;
+  try {
+    const hub = await createHub({ hostName: config.hostName, store, wallClock: { now: () => Date.now() }, ids: randomIds });
+    http = createHttpGateway({ hub, logger, tls });
+    const httpsPort = await http.listen(config.bind, config.httpsPort);
+    const strings = connectionStrings(hub);
+    const hubJsonPath = join(dataDir, "hub.json");
+    const ports = { https: httpsPort, mqtt: null, amqp: null };
+    // Written only once every listener accepts connections, so a script may wait for this file and then connect.
+    await writeFileAtomic(
+      hubJsonPath,
+      `${JSON.stringify(
+        {
+          hostName: config.hostName,
+          hubName: config.hubName,
+          ports,
+          caCertificatePath: tls.caCertificatePath,
+          connectionStrings: strings,
+          // Filled in by the AMQP gateway (issue #4), which serves the Event Hub-compatible endpoint.
+          eventHubCompatible: { connectionString: null, name: config.hubName, partitionCount: 4 },
+        },
+        null,
+        2,
+      )}\n`,
+      0o600,
+    );
+    logger.info({ hostName: config.hostName, hubName: config.hubName, ports }, "Hub started");
+    const gateway = http;
+    let closing: Promise<void> | undefined;
+    return {
+      hostName: config.hostName,
+      hubName: config.hubName,
+      ports,
+      caCertificatePath: tls.caCertificatePath,
+      connectionStrings: strings,
+      hubJsonPath,
+      advanceClock(seconds) {
+        hub.clock.advance(seconds);
+        return { now: new Date(hub.clock.now()).toISOString(), offsetSeconds: hub.clock.offsetSeconds };
+      },
+      close() {
+        closing ??= (async () => {
+          await gateway.close();
+          await store.close();
+          logger.info("Hub stopped");
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await http?.close().catch(() => undefined);
+    await store.close();
+    throw error;
+  }
+}

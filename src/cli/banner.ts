@@ -1,0 +1,32 @@
+import type { RunningHub } from "../app.js";
+
+/** How to reach a listener on `bind`: IPv6 literals need brackets next to a port. */
+function address(bind: string, port: number): string {
+  return bind.includes(":") ? `[${bind}]:${port}` : `${bind}:${port}`;
+}
+
+function listener(label: string, bind: string, port: number | null | undefined): string {
+  const where = port === null || port === undefined ? "not available in this build" : address(bind, port);
+  return `  ${label.padEnd(17)}${where}\n`;
+}
+
+/** What a user needs to connect right away, printed once the hub accepts connections. */
+export function formatBanner(hub: RunningHub, bind: string): string {
+  const owner = hub.connectionStrings["iothubowner"];
+  const ports = hub.ports as { https: number; mqtt: number | null; amqp: number | null };
+  let text = `Malachite IoT hub "${hub.hubName}" is running, host name ${hub.hostName}\n\n`;
+  text += listener("HTTPS/WebSocket", bind, ports.https);
+  text += listener("MQTT over TLS", bind, ports.mqtt);
+  text += listener("AMQP over TLS", bind, ports.amqp);
+  if (ports.https !== 443) {
+    // The SDKs hard-code 443 for HTTPS and WebSocket transports; say so before users chase a connection error.
+    text += "  (the Azure IoT SDKs use port 443 for HTTPS and WebSocket transports)\n";
+  }
+  text += "\nOwner connection string (policy iothubowner):\n";
+  text += `  ${owner ?? "(no iothubowner policy; see hub.json)"}\n`;
+  text += "\nTrust the hub's certificate authority in Node.js clients:\n";
+  text += `  NODE_EXTRA_CA_CERTS=${hub.caCertificatePath}\n`;
+  text += `\nConnection strings and ports for scripts: ${hub.hubJsonPath}\n`;
+  text += "Press Ctrl+C to stop.\n";
+  return text;
+}

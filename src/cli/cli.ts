@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { DEFAULT_CONFIG, LOG_LEVELS, type Config } from "../config/config.js";
+import { CONFIG_FILE_ENV, SETTINGS } from "../config/load-config.js";
+import { createLogger } from "../observability/logger.js";
+import { runCaCreate } from "./ca-command.js";
+import type { CliDeps } from "./cli-deps.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runStart } from "./start-command.js";
+
+export type { CliDeps } from "./cli-deps.js";
+
+const defaultDeps: CliDeps = {
+  // Loaded on use, so `--help`, bad flags and the CLI's tests never load the hub and its native modules.
+  startHub: async (options) => (await import("../app.js")).startHub(options),
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signals: process,
+  exit: (code) => process.exit(code),
+  createLogger: (level) => createLogger({ level }),
+};
+
+/** `(env MALACHITE_HTTPS_PORT, default 443)`, from the same table loadConfig reads, so help never drifts. */
+function sources(key: keyof Config): string {
+  const env = SETTINGS.find((s) => s.key === key)!.env;
+  const fallback = DEFAULT_CONFIG[key];
+  if (key === "hubName") return `(env ${env}, default: first label of the host name)`;
+  return fallback === undefined ? `(env ${env})` : `(env ${env}, default ${String(fallback)})`;
+}
+
+function version(): string {
+  try {
+    // src/cli/ and dist/cli/ both sit two levels below the package root.
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * Runs the `malachite` command line and resolves with the process exit code: 0 success, 1 failure at run time,
+ * 2 bad usage or configuration. `argv` is in process.argv form (node, script, args...).
+ */
+export async function runCli(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  overrides: Partial<CliDeps> = {},
+): Promise<number> {
+  const deps: CliDeps = { ...defaultDeps, ...overrides };
+  let exitCode = EXIT_OK;
+
+  const program = new Command("malachite")
+    .description("A self-hosted server that behaves as Azure IoT Hub for the official Azure IoT SDKs.")
+    .version(version(), "-V, --version")
+    // Report parse errors as a thrown CommanderError instead of exiting, so runCli decides the code (2).
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => void deps.stdout.write(s), writeErr: (s) => void deps.stderr.write(s) })
+    .showHelpAfterError("(run with --help for usage)")
+    .showSuggestionAfterError(true);
+
+  program
+    .command("start")
+    .description("Start the hub and run until SIGINT or SIGTERM.")
+    .option("--config <path>", `JSON file with any of the settings below, keys in camelCase (env ${CONFIG_FILE_ENV})`)
+    .option("--data-dir <path>", `where the hub keeps its state and TLS material ${sources("dataDir")}`)
+    .option("--host-name <name>", `host name in connection strings and the certificate ${sources("hostName")}`)
+    .option("--hub-name <name>", `IoT Hub name ${sources("hubName")}`)
+    .option("--bind <address>", `IP address to listen on ${sources("bind")}`)
+    .option("--https-port <port>", `HTTPS and WebSocket port, 0 picks a free one ${sources("httpsPort")}`)
+    .option("--mqtt-port <port>", `MQTT over TLS port, 0 picks a free one ${sources("mqttPort")}`)
+    .option("--amqp-port <port>", `AMQP over TLS port, 0 picks a free one ${sources("amqpPort")}`)
+    .option("--tls-cert <path>", `PEM server certificate (chain) to use instead of a generated one ${sources("tlsCert")}`)
+    .option("--tls-key <path>", `PEM private key of --tls-cert ${sources("tlsKey")}`)
+    .option("--log-level <level>", `one of ${LOG_LEVELS.join(", ")} ${sources("logLevel")}`)
+    .addHelpText(
+      "after",
+      "\nPrecedence: defaults < config file < environment < flags. Every problem is reported at once (exit code 2).",
+    )
+    .action(async (options: Record<string, unknown>) => {
+      exitCode = await runStart(options, env, deps);
+    });
+
+  const ca = program.command("ca").description("Certificate authority tools.");
+  ca.command("create")
+    .description("Create a CA (ca.pem, ca-key.pem) to issue hub certificates from, e.g. one for a whole test run.")
+    .option("--out <dir>", "directory to write ca.pem and ca-key.pem to", ".")
+    .option("--common-name <name>", "subject common name of the CA", "Malachite CA")
+    .option("--force", "replace existing files")
+    .action(async (options: { out: string; commonName: string; force?: boolean }) => {
+      exitCode = await runCaCreate(options, deps);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: "node" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end parsing through the same path as errors; they are successes.
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    deps.stderr.write(`malachite: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,46 @@
+import { hubNameFromHostName } from "./names.js";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Everything the hub process is configured with. Loaded once by `loadConfig`, frozen, and handed down in slices. */
+export interface Config {
+  /** Where the hub keeps its state (hub.json, database, TLS material). */
+  readonly dataDir: string;
+  /** The `HostName=` of connection strings; must match the server certificate. */
+  readonly hostName: string;
+  /** The IoT Hub name (on Azure, the first label of `{name}.azure-devices.net`). */
+  readonly hubName: string;
+  /** The IP address every listener binds to. */
+  readonly bind: string;
+  /** HTTPS and WebSocket port; 0 picks a free port. */
+  readonly httpsPort: number;
+  /** MQTT over TLS port; 0 picks a free port. */
+  readonly mqttPort: number;
+  /** AMQP over TLS port; 0 picks a free port. */
+  readonly amqpPort: number;
+  /** PEM server certificate (chain) to use instead of the generated one; always set together with `tlsKey`. */
+  readonly tlsCert: string | undefined;
+  /** PEM private key of `tlsCert`. */
+  readonly tlsKey: string | undefined;
+  readonly logLevel: LogLevel;
+}
+
+const DEFAULT_HOST_NAME = "localhost";
+
+/**
+ * The defaults match what the official SDKs assume of IoT Hub: 443 for HTTPS/WebSocket (hard-coded in the SDKs),
+ * 8883 for MQTT, 5671 for AMQP. Binding to loopback keeps a developer's hub private unless configured otherwise.
+ */
+export const DEFAULT_CONFIG: Config = Object.freeze({
+  dataDir: "./.malachite",
+  hostName: DEFAULT_HOST_NAME,
+  hubName: hubNameFromHostName(DEFAULT_HOST_NAME),
+  bind: "127.0.0.1",
+  httpsPort: 443,
+  mqttPort: 8883,
+  amqpPort: 5671,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  logLevel: "info",
+});

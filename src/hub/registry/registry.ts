@@ -1,0 +1,228 @@
+import { HubError } from "../errors/index.js";
+import type { CallContext } from "../call-context.js";
+import { requireRight } from "../auth/service-auth.js";
+import type { Clock } from "../ports/clock.js";
+import type { Ids } from "../ports/ids.js";
+import type { IdentityEntry, IdentityKey, IdentityRecord, Store } from "../ports/store.js";
+import { newTwinRecord } from "../twins/index.js";
+import { NEVER, hubTime } from "../time.js";
+import type { SerialQueue } from "../../shared/serial-queue.js";
+import { etagMatches, identityEtag, isWildcard } from "./etag.js";
+import { checkId } from "./identity-id.js";
+import { identityNotFound } from "./not-found.js";
+import { parseIdentityInput, type IdentityInput } from "./identity-input.js";
+import { renderDevice, renderModule } from "./render-identity.js";
+import { runBulk, type BulkResult } from "./bulk.js";
+
+export interface RegistryDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  /** Serializes every read-modify-write of identities and twins. */
+  readonly writes: SerialQueue;
+  readonly limits: { readonly maxDevicesInList: number; readonly maxModulesPerDevice: number };
+}
+
+export interface PutIdentityInput {
+  readonly deviceId: string;
+  readonly moduleId?: string;
+  readonly body: unknown;
+  /** The raw If-Match header; undefined means create only. */
+  readonly ifMatch: string | undefined;
+}
+
+export type { BulkResult } from "./bulk.js";
+
+export interface DeleteIdentityInput {
+  readonly deviceId: string;
+  readonly moduleId?: string;
+  readonly ifMatch: string | undefined;
+}
+
+/** The identity registry: devices and modules, their keys, etags, status and generation ids. */
+export class Registry {
+  readonly #deps: RegistryDeps;
+
+  constructor(deps: RegistryDeps) {
+    this.#deps = deps;
+  }
+
+  /** PUT /devices/{id} and /devices/{id}/modules/{mid}: create (no If-Match), or replace (If-Match etag or "*"). */
+  async put(ctx: CallContext, input: PutIdentityInput): Promise<Record<string, unknown>> {
+    requireRight(ctx, "RegistryWrite");
+    const key = this.#key(ctx, input.deviceId, input.moduleId);
+    const body = input.body;
+    const parsed = parseIdentityInput(body, this.#deps.ids);
+    checkBodyId(body, "deviceId", key.deviceId);
+    if (key.moduleId !== "") checkBodyId(body, "moduleId", key.moduleId);
+    return this.#deps.writes.run(async () => {
+      const current = await this.#deps.store.getIdentity(key);
+      const entry = await this.#upsert(ctx, key, current, parsed, input.ifMatch);
+      await this.#deps.store.write([{ kind: "put", entry }]);
+      return render(entry.identity);
+    });
+  }
+
+  async get(ctx: CallContext, deviceId: string, moduleId?: string): Promise<Record<string, unknown>> {
+    requireRight(ctx, "RegistryRead");
+    const key = this.#key(ctx, deviceId, moduleId);
+    const entry = await this.#deps.store.getIdentity(key);
+    if (entry === undefined) throw this.#notFound(ctx, key);
+    return render(entry.identity);
+  }
+
+  /** DELETE: If-Match must match the current etag ("*" or absent deletes unconditionally). */
+  async delete(ctx: CallContext, input: DeleteIdentityInput): Promise<void> {
+    requireRight(ctx, "RegistryWrite");
+    const key = this.#key(ctx, input.deviceId, input.moduleId);
+    await this.#deps.writes.run(async () => {
+      const current = await this.#deps.store.getIdentity(key);
+      if (current === undefined) throw this.#notFound(ctx, key);
+      if (!etagMatches(input.ifMatch, identityEtag(current.identity.etagVersion))) {
+        throw new HubError("PreconditionFailed", { trackingId: ctx.trackingId, message: `The etag in If-Match does not match the current etag of ${describe(key)}` });
+      }
+      await this.#deps.store.write([{ kind: "delete", key }]);
+    });
+  }
+
+  /** GET /devices: up to `top` devices (IoT Hub treats a top outside 1-1000 as 1000). */
+  async list(ctx: CallContext, top: number | undefined): Promise<Record<string, unknown>[]> {
+    requireRight(ctx, "RegistryRead");
+    const max = this.#deps.limits.maxDevicesInList;
+    const limit = top !== undefined && Number.isInteger(top) && top >= 1 && top <= max ? top : max;
+    const entries = await this.#deps.store.scan({ collection: "devices", limit });
+    return entries.map((e) => renderDevice(e.identity));
+  }
+
+  async listModules(ctx: CallContext, deviceId: string): Promise<Record<string, unknown>[]> {
+    requireRight(ctx, "RegistryRead");
+    const key = this.#key(ctx, deviceId, undefined);
+    if ((await this.#deps.store.getIdentity(key)) === undefined) throw this.#notFound(ctx, key);
+    const modules = await this.#deps.store.listModules(deviceId);
+    return modules.map((e) => renderModule(e.identity));
+  }
+
+  /** GET /statistics/devices. */
+  async deviceStatistics(ctx: CallContext): Promise<{ totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number }> {
+    requireRight(ctx, "RegistryRead");
+    const counts = await this.#deps.store.countDevices();
+    return { totalDeviceCount: counts.total, enabledDeviceCount: counts.enabled, disabledDeviceCount: counts.disabled };
+  }
+
+  /**
+   * GET /statistics/service. Only the HTTPS service API exists so far, so no device can be connected.
+   * TODO(#3): count the connections that presence tracks once the MQTT gateway lands.
+   */
+  async serviceStatistics(ctx: CallContext): Promise<{ connectedDeviceCount: number }> {
+    requireRight(ctx, "ServiceConnect");
+    return { connectedDeviceCount: 0 };
+  }
+
+  /** Builds the entry a PUT or a bulk create/update writes; throws the IoT Hub error the request deserves. */
+  async #upsert(ctx: CallContext, key: IdentityKey, current: IdentityEntry | undefined, input: IdentityInput, ifMatch: string | undefined): Promise<IdentityEntry> {
+    const now = this.#deps.clock.now();
+    if (current === undefined) {
+      if (ifMatch !== undefined && !isWildcard(ifMatch)) throw this.#notFound(ctx, key);
+      if (key.moduleId !== "") await this.#checkModuleParent(ctx, key);
+      return { identity: this.#newRecord(key, input, now), twin: newTwinRecord(now) };
+    }
+    if (ifMatch === undefined) {
+      const name = key.moduleId === "" ? "DeviceAlreadyExists" : "ModuleAlreadyExistsOnDevice";
+      throw new HubError(name, { trackingId: ctx.trackingId, message: `${describe(key)} already exists` });
+    }
+    const old = current.identity;
+    if (!etagMatches(ifMatch, identityEtag(old.etagVersion))) {
+      throw new HubError("PreconditionFailed", { trackingId: ctx.trackingId, message: `The etag in If-Match does not match the current etag of ${describe(key)}` });
+    }
+    const identity: IdentityRecord = {
+      ...old,
+      etagVersion: old.etagVersion + 1,
+      status: input.status,
+      statusReason: input.statusReason,
+      statusUpdatedTime: input.status === old.status ? old.statusUpdatedTime : hubTime(now),
+      authentication: input.authentication,
+      capabilities: { iotEdge: input.iotEdge },
+      deviceScope: scopeFor(key, input, old.generationId),
+      parentScopes: input.parentScopes,
+      managedBy: key.moduleId === "" ? null : input.managedBy,
+    };
+    return { identity, twin: current.twin };
+  }
+
+  async #checkModuleParent(ctx: CallContext, key: IdentityKey): Promise<void> {
+    const parent = await this.#deps.store.getIdentity({ deviceId: key.deviceId, moduleId: "" });
+    if (parent === undefined) throw this.#notFound(ctx, { deviceId: key.deviceId, moduleId: "" });
+    const modules = await this.#deps.store.listModules(key.deviceId);
+    if (modules.length >= this.#deps.limits.maxModulesPerDevice) {
+      throw new HubError("TooManyModulesOnDevice", { trackingId: ctx.trackingId, message: `Device '${key.deviceId}' already has ${modules.length} modules, the most a device can have` });
+    }
+  }
+
+  #newRecord(key: IdentityKey, input: IdentityInput, now: number): IdentityRecord {
+    const generationId = this.#deps.ids.generationId();
+    return {
+      deviceId: key.deviceId,
+      moduleId: key.moduleId,
+      generationId,
+      etagVersion: 1,
+      status: input.status,
+      statusReason: input.statusReason,
+      statusUpdatedTime: NEVER,
+      connectionState: "Disconnected",
+      connectionStateUpdatedTime: NEVER,
+      lastActivityTime: NEVER,
+      cloudToDeviceMessageCount: 0,
+      authentication: input.authentication,
+      capabilities: { iotEdge: key.moduleId === "" ? input.iotEdge : false },
+      deviceScope: scopeFor(key, input, generationId),
+      parentScopes: input.parentScopes,
+      managedBy: key.moduleId === "" ? null : input.managedBy,
+    };
+  }
+
+  #key(ctx: CallContext, deviceId: string, moduleId: string | undefined): IdentityKey {
+    checkId(deviceId, "DeviceId", ctx.trackingId);
+    if (moduleId !== undefined) checkId(moduleId, "ModuleId", ctx.trackingId);
+    return { deviceId, moduleId: moduleId ?? "" };
+  }
+
+  #notFound(ctx: CallContext, key: IdentityKey): HubError {
+    return identityNotFound(key, ctx.trackingId);
+  }
+
+  /** Applies a bulk import request (POST /devices); see bulk.ts for IoT Hub's rules. */
+  bulk(ctx: CallContext, body: unknown): Promise<BulkResult> {
+    requireRight(ctx, "RegistryWrite");
+    return this.#deps.writes.run(() =>
+      runBulk(ctx, body, {
+        store: this.#deps.store,
+        ids: this.#deps.ids,
+        now: this.#deps.clock.now(),
+        upsert: (key, current, input, ifMatch) => this.#upsert(ctx, key, current, input, ifMatch),
+        notFound: (key) => this.#notFound(ctx, key),
+      }),
+    );
+  }
+}
+
+/** IoT Hub gives Edge devices their own scope, `ms-azure-iot-edge://{deviceId}-{generationId}`, unless one is set. */
+function scopeFor(key: IdentityKey, input: IdentityInput, generationId: string): string | null {
+  if (key.moduleId !== "") return null;
+  if (input.deviceScope !== null) return input.deviceScope;
+  return input.iotEdge ? `ms-azure-iot-edge://${key.deviceId}-${generationId}` : null;
+}
+
+function checkBodyId(body: unknown, field: "deviceId" | "moduleId", expected: string): void {
+  const value = (body as Record<string, unknown>)[field];
+  if (value !== undefined && value !== null && value !== expected) {
+    throw new HubError("ArgumentInvalid", { message: `The ${field} in the body ('${String(value)}') does not match the ${field} in the request URI ('${expected}')` });
+  }
+}
+
+function describe(key: IdentityKey): string {
+  return key.moduleId === "" ? `Device '${key.deviceId}'` : `Module '${key.moduleId}' on device '${key.deviceId}'`;
+}
+
+function render(r: IdentityRecord): Record<string, unknown> {
+  return r.moduleId === "" ? renderDevice(r) : renderModule(r);
+}

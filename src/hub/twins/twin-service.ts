@@ -1,0 +1,82 @@
+import { HubError } from "../errors/index.js";
+import type { CallContext } from "../call-context.js";
+import { requireRight } from "../auth/service-auth.js";
+import type { Clock } from "../ports/clock.js";
+import type { IdentityEntry, IdentityKey, Store, TwinRecord } from "../ports/store.js";
+import { identityEtag, etagMatches } from "../registry/etag.js";
+import { checkId } from "../registry/identity-id.js";
+import { identityNotFound } from "../registry/not-found.js";
+import type { SerialQueue } from "../../shared/serial-queue.js";
+import { patchTwin, renderTwin, replaceTwin, twinEtag } from "./index.js";
+
+export interface TwinServiceDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly writes: SerialQueue;
+  /** Told about every desired-property change, so a gateway holding the device's connection can notify it. */
+  readonly onDesiredChange?: (key: IdentityKey, notification: Record<string, unknown>) => void;
+}
+
+export interface TwinWriteInput {
+  readonly deviceId: string;
+  readonly moduleId?: string;
+  readonly body: unknown;
+  readonly ifMatch: string | undefined;
+}
+
+type TwinChange = (twin: TwinRecord, body: unknown, now: number) => { twin: TwinRecord; desiredNotification: Record<string, unknown> | undefined };
+
+/** Device and module twins from the service side: read, patch (merge) and replace tags and desired properties. */
+export class TwinService {
+  readonly #deps: TwinServiceDeps;
+
+  constructor(deps: TwinServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async get(ctx: CallContext, deviceId: string, moduleId?: string): Promise<Record<string, unknown>> {
+    requireRight(ctx, "ServiceConnect");
+    const entry = await this.#find(ctx, deviceId, moduleId);
+    return renderEntry(entry);
+  }
+
+  /** PATCH /twins/{id}: deep merge into tags and desired; If-Match compares with the twin etag. */
+  patch(ctx: CallContext, input: TwinWriteInput): Promise<Record<string, unknown>> {
+    return this.#write(ctx, input, patchTwin);
+  }
+
+  /** PUT /twins/{id}: replace tags and desired as a whole; reported is untouched. */
+  replace(ctx: CallContext, input: TwinWriteInput): Promise<Record<string, unknown>> {
+    return this.#write(ctx, input, replaceTwin);
+  }
+
+  async #write(ctx: CallContext, input: TwinWriteInput, change: TwinChange): Promise<Record<string, unknown>> {
+    requireRight(ctx, "ServiceConnect");
+    return this.#deps.writes.run(async () => {
+      const entry = await this.#find(ctx, input.deviceId, input.moduleId);
+      if (!etagMatches(input.ifMatch, twinEtag(entry.twin))) {
+        throw new HubError("PreconditionFailed", { trackingId: ctx.trackingId, message: "The etag in If-Match does not match the current etag of the twin" });
+      }
+      const result = change(entry.twin, input.body, this.#deps.clock.now());
+      const updated: IdentityEntry = { identity: entry.identity, twin: result.twin };
+      await this.#deps.store.write([{ kind: "put", entry: updated }]);
+      if (result.desiredNotification !== undefined) {
+        this.#deps.onDesiredChange?.({ deviceId: entry.identity.deviceId, moduleId: entry.identity.moduleId }, result.desiredNotification);
+      }
+      return renderEntry(updated);
+    });
+  }
+
+  async #find(ctx: CallContext, deviceId: string, moduleId: string | undefined): Promise<IdentityEntry> {
+    checkId(deviceId, "DeviceId", ctx.trackingId);
+    if (moduleId !== undefined) checkId(moduleId, "ModuleId", ctx.trackingId);
+    const entry = await this.#deps.store.getIdentity({ deviceId, moduleId: moduleId ?? "" });
+    if (entry !== undefined) return entry;
+    throw identityNotFound({ deviceId, moduleId: moduleId ?? "" }, ctx.trackingId);
+  }
+}
+
+/** The twin as GET and queries return it: same etag in both, so Twin.update after a query works (query §0 rule 10). */
+export function renderEntry(entry: IdentityEntry): Record<string, unknown> {
+  return renderTwin(entry.identity, entry.twin, identityEtag(entry.identity.etagVersion));
+}

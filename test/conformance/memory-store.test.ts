@@ -1,0 +1,4 @@
+import { MemoryStore } from "../../src/storage/memory/memory-store.js";
+import { storeConformance } from "./store.suite.js";
+
+storeConformance("MemoryStore", () => new MemoryStore());
