@@ -39,6 +39,7 @@ const files = [...testFiles(join(root, "src")), ...testFiles(join(root, "test"))
 const only = process.argv.slice(2);
 const selected = only.length > 0 ? files.filter((f) => only.some((o) => f.includes(o))) : files;
 const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(caDir, "ca.pem"), MALACHITE_TEST_CA_DIR: caDir };
-const status = run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...selected], env);
+// A hung test fails after a minute instead of stalling the run.
+const status = run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=60000", ...selected], env);
 rmSync(caDir, { recursive: true, force: true });
 process.exit(status);

@@ -3,12 +3,16 @@ import { isAbsolute, join, resolve } from "node:path";
 import { DEFAULT_CONFIG, type Config } from "./config/config.js";
 import { hubNameFromHostName } from "./config/names.js";
 import { createHttpGateway } from "./gateways/http/http-gateway.js";
-import { createHub, type Hub, type Store } from "./hub/index.js";
+import { createMqttGateway } from "./gateways/mqtt/mqtt-gateway.js";
+import { MemorySubscriptionStore } from "./gateways/mqtt/subscription-store.js";
+import { createHub, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { randomIds } from "./shared/random-ids.js";
 import { writeFileAtomic } from "./shared/write-file-atomic.js";
 import { MemoryStore } from "./storage/memory/memory-store.js";
+import { MemoryTelemetryLog } from "./storage/memory/memory-telemetry-log.js";
 import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
+import { SqliteTelemetryLog } from "./storage/sqlite/sqlite-telemetry-log.js";
 import { ensureCertificates } from "./tls/ensure-certificates.js";
 
 export interface StartHubOptions extends Partial<Config> {
@@ -23,7 +27,7 @@ export interface RunningHub {
   readonly hostName: string;
   readonly hubName: string;
   /** Bound ports; null for a protocol whose gateway is not part of this build yet. */
-  readonly ports: { readonly https: number; readonly mqtt: number | null; readonly amqp: number | null };
+  readonly ports: { readonly https: number; readonly mqtt: number; readonly amqp: number | null };
   readonly caCertificatePath: string;
   /** One IoT Hub service connection string per shared access policy, keyed by policy name. */
   readonly connectionStrings: Readonly<Record<string, string>>;
@@ -72,15 +76,29 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
     tlsKey: config.tlsKey,
     ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
   });
-  const store: Store = options.storage === "memory" ? new MemoryStore() : SqliteStore.open({ path: join(dataDir, "malachite.db") });
-  let http: ReturnType<typeof createHttpGateway> | undefined;
+  const memory = options.storage === "memory";
+  const store: Store = memory ? new MemoryStore() : SqliteStore.open({ path: join(dataDir, "malachite.db") });
+  const telemetryLog: TelemetryLog = memory ? new MemoryTelemetryLog() : SqliteTelemetryLog.open({ path: join(dataDir, "telemetry.db") });
+  const closers: Array<() => Promise<void>> = [];
   try {
-    const hub = await createHub({ hostName: config.hostName, store, wallClock: { now: () => Date.now() }, ids: randomIds });
-    http = createHttpGateway({ hub, logger, tls });
+    const hub = await createHub({
+      hostName: config.hostName,
+      store,
+      telemetryLog,
+      wallClock: { now: () => Date.now() },
+      ids: randomIds,
+      partitionCount: 4,
+      reportError: (error) => logger.error({ err: error }, "Unexpected error in a hub timer or event listener"),
+    });
+    closers.push(async () => hub.stop());
+    const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new MemorySubscriptionStore() });
+    const http = createHttpGateway({ hub, logger, tls, webSockets: { mqtt: (stream, socket) => mqtt.accept(stream, socket) } });
+    closers.unshift(() => http.close(), () => mqtt.close());
     const httpsPort = await http.listen(config.bind, config.httpsPort);
+    const mqttPort = await mqtt.listen(config.bind, config.mqttPort);
     const strings = connectionStrings(hub);
     const hubJsonPath = join(dataDir, "hub.json");
-    const ports = { https: httpsPort, mqtt: null, amqp: null };
+    const ports = { https: httpsPort, mqtt: mqttPort, amqp: null };
     // Written only once every listener accepts connections, so a script may wait for this file and then connect.
     await writeFileAtomic(
       hubJsonPath,
@@ -100,7 +118,6 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       0o600,
     );
     logger.info({ hostName: config.hostName, hubName: config.hubName, ports }, "Hub started");
-    const gateway = http;
     let closing: Promise<void> | undefined;
     return {
       hostName: config.hostName,
@@ -110,12 +127,13 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       connectionStrings: strings,
       hubJsonPath,
       advanceClock(seconds) {
-        hub.clock.advance(seconds);
+        hub.advanceClock(seconds);
         return { now: new Date(hub.clock.now()).toISOString(), offsetSeconds: hub.clock.offsetSeconds };
       },
       close() {
         closing ??= (async () => {
-          await gateway.close();
+          for (const close of closers) await close();
+          await telemetryLog.close();
           await store.close();
           logger.info("Hub stopped");
         })();
@@ -123,7 +141,8 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       },
     };
   } catch (error) {
-    await http?.close().catch(() => undefined);
+    for (const close of closers) await close().catch(() => undefined);
+    await telemetryLog.close();
     await store.close();
     throw error;
   }

@@ -1,35 +1,57 @@
 import type { Clock } from "./ports/clock.js";
 import type { Ids } from "./ports/ids.js";
 import type { IdentityKey, Store } from "./ports/store.js";
+import type { TelemetryLog } from "./ports/telemetry-log.js";
 import type { SharedAccessPolicy } from "./auth/rights.js";
+import { DeviceAuth } from "./auth/device-auth.js";
 import { ServiceAuth } from "./auth/service-auth.js";
 import { HubClock } from "./clock.js";
+import { HubEvents } from "./events/hub-event.js";
+import { Methods } from "./methods/methods.js";
 import { loadOrCreatePolicies } from "./policies.js";
+import { Presence } from "./presence/presence.js";
 import { QueryService } from "./query/query-service.js";
 import { Registry } from "./registry/registry.js";
+import { Telemetry } from "./telemetry/telemetry.js";
+import { HubTimers } from "./timers/hub-timers.js";
+import { DeviceTwins } from "./twins/device-twins.js";
 import { TwinService } from "./twins/twin-service.js";
 import { SerialQueue } from "../shared/serial-queue.js";
 
 export interface HubDeps {
   readonly hostName: string;
   readonly store: Store;
+  readonly telemetryLog: TelemetryLog;
   /** Wall time; the hub clock is built on it. */
   readonly wallClock: Clock;
   readonly ids: Ids;
+  /** Partitions of the built-in Event Hub-compatible endpoint (2-32, default 4). */
+  readonly partitionCount: number;
+  /** Where errors no caller can receive go (a timer or event listener that threw): the composition root logs them. */
+  readonly reportError: (error: unknown) => void;
 }
 
 /** The IoT Hub core as the gateways see it. */
 export interface Hub {
   readonly hostName: string;
   readonly clock: HubClock;
+  readonly timers: HubTimers;
+  readonly events: HubEvents;
   readonly ids: Ids;
   readonly policies: readonly SharedAccessPolicy[];
   readonly serviceAuth: ServiceAuth;
+  readonly deviceAuth: DeviceAuth;
   readonly registry: Registry;
   readonly twins: TwinService;
+  readonly deviceTwins: DeviceTwins;
   readonly query: QueryService;
-  /** Registers the listener told about desired-property changes (the device gateways use it to notify devices). */
-  onDesiredChange(listener: (key: IdentityKey, notification: Record<string, unknown>) => void): void;
+  readonly presence: Presence;
+  readonly methods: Methods;
+  readonly telemetry: Telemetry;
+  /** Moves the hub clock forward and fires every hub timer that became due. */
+  advanceClock(seconds: number): void;
+  /** Stops the hub's timers (shutdown). */
+  stop(): void;
 }
 
 const LIMITS = {
@@ -39,26 +61,71 @@ const LIMITS = {
   maxModulesPerDevice: 50,
 };
 
+const TRUSTED_CAS = "trustedCertificateAuthorities";
+
 /** Builds the core from its ports; loads (or on first start creates) the shared access policies. */
 export async function createHub(deps: HubDeps): Promise<Hub> {
   const clock = new HubClock(deps.wallClock);
+  const timers = new HubTimers(clock, deps.reportError);
+  const events = new HubEvents(deps.reportError);
   const writes = new SerialQueue();
   const policies = await loadOrCreatePolicies(deps.store, deps.ids);
-  const desiredListeners: Array<(key: IdentityKey, notification: Record<string, unknown>) => void> = [];
+  const storedCas = await deps.store.getSetting(TRUSTED_CAS);
+  const trustedCas: string[] = Array.isArray(storedCas) ? storedCas.filter((c): c is string => typeof c === "string") : [];
+  let presence: Presence | undefined;
+  const registry = new Registry({
+    store: deps.store,
+    clock,
+    ids: deps.ids,
+    writes,
+    limits: LIMITS,
+    connectedCount: () => presence?.connectedCount ?? 0,
+    // IoT Hub closes the connection of a device that is disabled or deleted while connected.
+    onIdentityChanged: (key: IdentityKey, identity) => {
+      if (identity === undefined) {
+        if (key.moduleId === "") presence?.disconnectDevice(key.deviceId, "DeviceNotFound");
+        else presence?.disconnect(key, "ModuleNotFound");
+      } else if (identity.status === "disabled") {
+        if (key.moduleId === "") presence?.disconnectDevice(key.deviceId, "DeviceDisabled");
+        else presence?.disconnect(key, "DeviceDisabled");
+      }
+    },
+  });
+  presence = new Presence({ clock, timers, events, recordConnectionState: (key, connected, time) => registry.recordConnectionState(key, connected, time) });
+  const livePresence = presence;
+  const twins = new TwinService({
+    store: deps.store,
+    clock,
+    writes,
+    onDesiredChange: (key, notification) => {
+      const connection = livePresence.find(key.deviceId, key.moduleId);
+      if (connection === undefined || !connection.link.subscribed("desired")) return;
+      connection.link.sendDesiredPatch(notification);
+      events.emit({ type: "twinOperation", time: clock.now(), deviceId: key.deviceId, moduleId: key.moduleId, operation: "notifyDesired" });
+    },
+  });
   return {
     hostName: deps.hostName,
     clock,
+    timers,
+    events,
     ids: deps.ids,
     policies,
     serviceAuth: new ServiceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, policies: () => policies }),
-    registry: new Registry({ store: deps.store, clock, ids: deps.ids, writes, limits: LIMITS }),
-    twins: new TwinService({
-      store: deps.store,
-      clock,
-      writes,
-      onDesiredChange: (key, notification) => desiredListeners.forEach((listener) => listener(key, notification)),
-    }),
+    deviceAuth: new DeviceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, store: deps.store, policies: () => policies, trustedCas: () => trustedCas }),
+    registry,
+    twins,
+    deviceTwins: new DeviceTwins({ store: deps.store, clock, writes, events }),
     query: new QueryService({ store: deps.store }),
-    onDesiredChange: (listener) => desiredListeners.push(listener),
+    presence,
+    methods: new Methods({ store: deps.store, clock, timers, presence, events }),
+    telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount }),
+    advanceClock(seconds) {
+      clock.advance(seconds);
+      timers.poke();
+    },
+    stop() {
+      timers.clear();
+    },
   };
 }

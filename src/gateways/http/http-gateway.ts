@@ -1,3 +1,6 @@
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { WebSocketServer, createWebSocketStream } from "ws";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { HubError, type Hub } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
@@ -10,6 +13,11 @@ export interface HttpGatewayDeps {
   readonly hub: Hub;
   readonly logger: Logger;
   readonly tls: { readonly certPem: string; readonly keyPem: string };
+  /**
+   * Protocols served over WebSocket at `/$iothub/websocket`, by subprotocol ("mqtt", "AMQPWSB10"): the SDKs'
+   * MqttWs and AmqpWs transports. The handler receives the WebSocket as a byte stream and the TLS socket under it.
+   */
+  readonly webSockets?: Readonly<Record<string, (stream: Duplex, socket: TLSSocket) => void>>;
 }
 
 export interface HttpGateway {
@@ -63,6 +71,7 @@ export function createHttpGateway(deps: HttpGatewayDeps): HttpGateway {
   });
 
   registerServiceRoutes(app, deps.hub);
+  serveWebSockets(app, deps);
 
   return {
     app,
@@ -84,4 +93,31 @@ function sendError(deps: HttpGatewayDeps, thrown: unknown, request: FastifyReque
   }
   const response = renderHttpError(error, request.trackingId, deps.hub.clock.now());
   void reply.code(response.status).headers(response.headers).send(response.body);
+}
+
+const WEBSOCKET_PATHS = new Set(["/$iothub/websocket", "/%24iothub/websocket"]);
+
+/** Upgrades `/$iothub/websocket` to the protocol its subprotocol names; anything else is refused before upgrading. */
+function serveWebSockets(app: FastifyInstance, deps: HttpGatewayDeps): void {
+  const handlers = deps.webSockets ?? {};
+  const wss = new WebSocketServer({
+    noServer: true,
+    // No message is larger than a 256 KB telemetry message plus framing; bigger frames close the socket.
+    maxPayload: 1024 * 1024,
+    handleProtocols: (protocols) => [...protocols].find((p) => Object.hasOwn(handlers, p)) ?? false,
+  });
+  app.server.on("upgrade", (request, socket, head) => {
+    const path = (request.url ?? "").split("?")[0] ?? "";
+    const offered = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    const protocol = offered.find((p) => Object.hasOwn(handlers, p));
+    if (!WEBSOCKET_PATHS.has(path) || protocol === undefined) {
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws);
+      stream.on("error", () => stream.destroy());
+      handlers[protocol]!(stream, socket as TLSSocket);
+    });
+  });
 }

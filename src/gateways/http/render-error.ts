@@ -23,6 +23,7 @@ function exceptionTime(ms: number): string {
  */
 export function renderHttpError(error: HubError, trackingId: string, now: number): HttpErrorResponse {
   const text = error.message.replaceAll(";", ",");
+  if (error.errorName === "DeviceNotOnline" || error.errorName === "GatewayTimeout") return renderMethodError(error, trackingId, now);
   return {
     status: error.spec.httpStatus,
     headers: { "content-type": "application/json; charset=utf-8", "iothub-errorcode": error.errorName },
@@ -30,5 +31,25 @@ export function renderHttpError(error: HubError, trackingId: string, now: number
       Message: `ErrorCode:${error.errorName};${text}`,
       ExceptionMessage: `Tracking ID:${error.trackingId ?? trackingId}-G:0-TimeStamp:${exceptionTime(now)}`,
     }),
+  };
+}
+
+/**
+ * Direct-method failures use IoT Hub's other body shape (service-protocol §6.1 shape B): `Message` is a JSON string
+ * holding {errorCode, trackingId, message, info, timestampUtc}. The Node SDK then reports a plain Error carrying the
+ * body; the .NET SDK reads the numeric code from it.
+ */
+function renderMethodError(error: HubError, trackingId: string, now: number): HttpErrorResponse {
+  const inner = {
+    errorCode: error.code,
+    trackingId: error.trackingId ?? trackingId,
+    message: error.message,
+    info: error.info ?? {},
+    timestampUtc: new Date(now).toISOString(),
+  };
+  return {
+    status: error.spec.httpStatus,
+    headers: { "content-type": "application/json; charset=utf-8", "iothub-errorcode": error.errorName },
+    body: JSON.stringify({ Message: JSON.stringify(inner), ExceptionMessage: "" }),
   };
 }

@@ -21,6 +21,8 @@ export interface BulkDeps {
   readonly now: number;
   readonly upsert: (key: IdentityKey, current: IdentityEntry | undefined, input: IdentityInput, ifMatch: string | undefined) => Promise<IdentityEntry>;
   readonly notFound: (key: IdentityKey) => HubError;
+  /** Told about the writes once they are durable. */
+  readonly onWritten: (writes: readonly StoreWrite[]) => void;
 }
 
 const MAX_RECORDS = 100;
@@ -99,7 +101,10 @@ export async function runBulk(ctx: CallContext, body: unknown, deps: BulkDeps): 
       });
     }
   }
-  if (writes.length > 0) await deps.store.write(writes);
+  if (writes.length > 0) {
+    await deps.store.write(writes);
+    deps.onWritten(writes);
+  }
   return result;
 }
 

@@ -21,6 +21,10 @@ export interface RegistryDeps {
   /** Serializes every read-modify-write of identities and twins. */
   readonly writes: SerialQueue;
   readonly limits: { readonly maxDevicesInList: number; readonly maxModulesPerDevice: number };
+  /** Told after an identity is written or deleted (undefined), so a disabled or deleted device is disconnected. */
+  readonly onIdentityChanged?: (key: IdentityKey, identity: IdentityRecord | undefined) => void;
+  /** How many devices and modules are connected right now. */
+  readonly connectedCount: () => number;
 }
 
 export interface PutIdentityInput {
@@ -59,6 +63,7 @@ export class Registry {
       const current = await this.#deps.store.getIdentity(key);
       const entry = await this.#upsert(ctx, key, current, parsed, input.ifMatch);
       await this.#deps.store.write([{ kind: "put", entry }]);
+      this.#deps.onIdentityChanged?.(key, entry.identity);
       return render(entry.identity);
     });
   }
@@ -82,6 +87,7 @@ export class Registry {
         throw new HubError("PreconditionFailed", { trackingId: ctx.trackingId, message: `The etag in If-Match does not match the current etag of ${describe(key)}` });
       }
       await this.#deps.store.write([{ kind: "delete", key }]);
+      this.#deps.onIdentityChanged?.(key, undefined);
     });
   }
 
@@ -109,13 +115,24 @@ export class Registry {
     return { totalDeviceCount: counts.total, enabledDeviceCount: counts.enabled, disabledDeviceCount: counts.disabled };
   }
 
-  /**
-   * GET /statistics/service. Only the HTTPS service API exists so far, so no device can be connected.
-   * TODO(#3): count the connections that presence tracks once the MQTT gateway lands.
-   */
+  /** GET /statistics/service: the identities connected right now. */
   async serviceStatistics(ctx: CallContext): Promise<{ connectedDeviceCount: number }> {
     requireRight(ctx, "ServiceConnect");
-    return { connectedDeviceCount: 0 };
+    return { connectedDeviceCount: this.#deps.connectedCount() };
+  }
+
+  /**
+   * Persists a connection change: connectionState, its update time and lastActivityTime (IoT Hub updates these
+   * on connect and disconnect). Not a caller's operation, so no right is checked; a deleted identity is skipped.
+   */
+  recordConnectionState(key: IdentityKey, connected: boolean, time: number): Promise<void> {
+    return this.#deps.writes.run(async () => {
+      const entry = await this.#deps.store.getIdentity(key);
+      if (entry === undefined) return;
+      const at = hubTime(time);
+      const identity: IdentityRecord = { ...entry.identity, connectionState: connected ? "Connected" : "Disconnected", connectionStateUpdatedTime: at, lastActivityTime: at };
+      await this.#deps.store.write([{ kind: "put", entry: { identity, twin: entry.twin } }]);
+    });
   }
 
   /** Builds the entry a PUT or a bulk create/update writes; throws the IoT Hub error the request deserves. */
@@ -195,6 +212,9 @@ export class Registry {
     requireRight(ctx, "RegistryWrite");
     return this.#deps.writes.run(() =>
       runBulk(ctx, body, {
+        onWritten: (writes) => {
+          for (const w of writes) this.#deps.onIdentityChanged?.(w.kind === "put" ? w.entry.identity : w.key, w.kind === "put" ? w.entry.identity : undefined);
+        },
         store: this.#deps.store,
         ids: this.#deps.ids,
         now: this.#deps.clock.now(),

@@ -66,6 +66,14 @@ export function registerServiceRoutes(app: FastifyInstance, hub: Hub): void {
     });
   }
 
+  // Direct methods.
+  for (const path of ["/twins/:id/methods", "/twins/:id/modules/:mid/methods"]) {
+    app.post(path, async (request) => {
+      const { id, mid } = ids(request);
+      return hub.methods.invoke(context(request), { deviceId: id, ...(mid === undefined ? {} : { moduleId: mid }), body: request.body });
+    });
+  }
+
   // Query.
   app.post("/devices/query", async (request, reply) => {
     const page = await hub.query.query(context(request), {

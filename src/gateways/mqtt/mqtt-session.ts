@@ -1,0 +1,323 @@
+import type { Duplex } from "node:stream";
+import type { X509Certificate } from "node:crypto";
+import mqtt from "mqtt-packet";
+import {
+  HubError,
+  isHubError,
+  renderConnectionAuthMethod,
+  type CallContext,
+  type DeviceConnection,
+  type DeviceLink,
+  type DeviceSubscription,
+  type Hub,
+  type HubErrorName,
+} from "../../hub/index.js";
+import type { Logger } from "../../observability/logger.js";
+import { parseUsername, type MqttUsername } from "./username.js";
+import { desiredPatchTopic, grantQos, methodRequestTopic, parsePublishTopic, parseSubscribeFilter, twinResponseTopic, type SubscribeTarget } from "./topics.js";
+import type { SubscriptionStore } from "./subscription-store.js";
+
+export interface MqttSessionDeps {
+  readonly hub: Hub;
+  readonly logger: Logger;
+  readonly subscriptions: SubscriptionStore;
+}
+
+// A device has this long (hub time) to send CONNECT after the socket opens, then it is dropped.
+const CONNECT_TIMEOUT_MS = 30_000;
+// Learn: the hub allows 1.5 × the client's keep-alive, at most 1767 s (the Azure load balancer's idle timeout).
+const MAX_IDLE_MS = 1767_000;
+// A telemetry message is at most 256 KB plus its topic; anything far larger is refused before it is buffered.
+const MAX_PACKET = 300 * 1024;
+
+type Subscribable = Exclude<SubscribeTarget["kind"], "forbidden">;
+const PUSH_KIND: Partial<Record<Subscribable, DeviceSubscription>> = { c2d: "c2d", desiredUpdates: "desired", methods: "methods" };
+const KNOWN_FILTERS: Record<Subscribable, true> = { c2d: true, moduleInputs: true, twinResponses: true, desiredUpdates: true, methods: true };
+
+/**
+ * One MQTT 3.1.1 connection from a device or module (TLS or WebSocket): CONNECT and authentication, the IoT Hub
+ * topic space, keep-alive, and the pushes the core sends through the DeviceLink it registers.
+ */
+export class MqttSession {
+  readonly #deps: MqttSessionDeps;
+  readonly #stream: Duplex;
+  readonly #peerChain: readonly X509Certificate[];
+  readonly #parser = mqtt.parser({ protocolVersion: 4 });
+  #connection: DeviceConnection | undefined;
+  #ctx: CallContext | undefined;
+  #username: MqttUsername | undefined;
+  #filters = new Set<Subscribable>();
+  #closed = false;
+  #closeReason: HubErrorName | undefined;
+  #lastPacketAt: number;
+  #keepAliveMs = 0;
+  #timers: Array<{ cancel(): void }> = [];
+  /** Packets are handled one at a time, in order, so PUBACKs follow PUBLISH order (MQTT-4.6.0-2). */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(deps: MqttSessionDeps, stream: Duplex, peerChain: readonly X509Certificate[]) {
+    this.#deps = deps;
+    this.#stream = stream;
+    this.#peerChain = peerChain;
+    this.#lastPacketAt = deps.hub.clock.now();
+    this.#parser.on("packet", (packet: mqtt.Packet) => {
+      this.#lastPacketAt = this.#deps.hub.clock.now();
+      // A packet that arrived whole in one chunk (a WebSocket frame can be that large) never shows in the check below.
+      if ((packet.length ?? 0) > MAX_PACKET) return this.#refuse("MQTT packet larger than IoT Hub accepts");
+      this.#queue = this.#queue.then(() => this.#onPacket(packet)).catch((error: unknown) => this.#fail(error));
+    });
+    this.#parser.on("error", (error: Error) => this.#refuse(`Malformed MQTT packet: ${error.message}`));
+    stream.on("data", (chunk: Buffer) => {
+      if (this.#closed) return;
+      this.#parser.parse(chunk);
+      // mqtt-packet buffers a packet until it is complete; refuse one that announces (in its remaining-length field)
+      // or grows past any legal size, before buffering up to the 256 MB the field allows.
+      const pending = this.#parser as unknown as { _list: { length: number }; packet: { length: number } };
+      if (pending._list.length > MAX_PACKET || pending.packet.length > MAX_PACKET) this.#refuse("MQTT packet larger than IoT Hub accepts");
+    });
+    stream.on("error", () => this.#end());
+    stream.on("close", () => this.#end());
+    this.#timers.push(
+      deps.hub.timers.after(CONNECT_TIMEOUT_MS, () => {
+        if (this.#ctx === undefined) this.#refuse("No CONNECT within the connect timeout");
+      }),
+    );
+  }
+
+  async #onPacket(packet: mqtt.Packet): Promise<void> {
+    if (this.#closed) return;
+    if (packet.cmd === "connect") return this.#onConnect(packet);
+    if (this.#ctx === undefined) return this.#refuse(`${packet.cmd} before CONNECT`);
+    switch (packet.cmd) {
+      case "publish":
+        return this.#onPublish(packet);
+      case "subscribe":
+        return this.#onSubscribe(packet);
+      case "unsubscribe":
+        for (const filter of packet.unsubscriptions) {
+          const target = parseSubscribeFilter(filter, this.#identity());
+          if (target.kind !== "forbidden") this.#filters.delete(target.kind);
+        }
+        await this.#saveSubscriptions();
+        return this.#send({ cmd: "unsuback", messageId: packet.messageId! } as mqtt.Packet);
+      case "pingreq":
+        return this.#send({ cmd: "pingresp" });
+      case "puback":
+        // C2D deliveries are acknowledged here once the C2D queue lands (issue #3, cloud-to-device part).
+        return;
+      case "disconnect":
+        return this.#end();
+      default:
+        return this.#refuse(`IoT Hub does not accept MQTT ${packet.cmd} packets`);
+    }
+  }
+
+  async #onConnect(packet: mqtt.IConnectPacket): Promise<void> {
+    const hub = this.#deps.hub;
+    if (this.#ctx !== undefined) return this.#refuse("A second CONNECT on one connection");
+    if (packet.protocolVersion !== 4) return this.#connack(1, "Only MQTT 3.1.1 is supported");
+    let username: MqttUsername;
+    try {
+      username = parseUsername(packet.username ?? "", hub.hostName);
+    } catch (error) {
+      return this.#connack(isHubError(error) ? (error.spec.mqtt.connack ?? 4) : 4, (error as Error).message);
+    }
+    if (packet.clientId !== username.clientId) {
+      return this.#connack(2, `The client id '${packet.clientId}' must be '${username.clientId}'`);
+    }
+    const identity = { deviceId: username.deviceId, moduleId: username.moduleId ?? "" };
+    const trackingId = hub.ids.trackingId();
+    try {
+      const auth =
+        packet.password !== undefined
+          ? await hub.deviceAuth.authenticateSas(identity, packet.password.toString("utf8"), trackingId)
+          : await hub.deviceAuth.authenticateX509(identity, this.#peerChain, trackingId);
+      if (this.#closed) return;
+      this.#username = username;
+      this.#ctx = { caller: auth.caller, protocol: "mqtt", trackingId };
+      const stored = packet.clean ? undefined : await this.#deps.subscriptions.load(identity);
+      if (packet.clean) await this.#deps.subscriptions.clear(identity);
+      this.#filters = new Set((stored ?? []).filter((f): f is Subscribable => f in KNOWN_FILTERS));
+      this.#connection = await hub.presence.connect(auth.caller, this.#link(), {
+        protocol: "mqtt",
+        authMethod: renderConnectionAuthMethod(auth.authMethod),
+        generationId: auth.generationId,
+      });
+      if (this.#closed) return void this.#connection.closed(this.#closeReason);
+      this.#send({ cmd: "connack", returnCode: 0, sessionPresent: stored !== undefined });
+      this.#scheduleKeepAlive(packet.keepalive ?? 0);
+      if (auth.expiresAt !== undefined) {
+        // The token was judged on wall time; its remaining life runs on the hub clock, so tests can reach it.
+        const remaining = auth.expiresAt - Date.now();
+        this.#timers.push(hub.timers.after(Math.max(remaining, 0), () => this.close("IotHubUnauthorized")));
+      }
+      this.#connection.subscriptionsChanged();
+    } catch (error) {
+      if (!isHubError(error)) throw error;
+      hub.events.emit({ type: "connectionRefused", time: hub.clock.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "mqtt", error: error.errorName });
+      return this.#connack(error.spec.mqtt.connack ?? 5, error.message);
+    }
+  }
+
+  async #onPublish(packet: mqtt.IPublishPacket): Promise<void> {
+    const hub = this.#deps.hub;
+    const ctx = this.#ctx!;
+    if (packet.qos === 2) return this.#refuse("IoT Hub does not support QoS 2");
+    let target;
+    try {
+      target = parsePublishTopic(packet.topic, this.#identity());
+    } catch (error) {
+      return this.#refuse(`Invalid telemetry topic '${packet.topic}': ${(error as Error).message}`);
+    }
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    switch (target.kind) {
+      case "telemetry": {
+        const system: Record<string, string> = { ...(target.properties.system as Record<string, string>) };
+        if (this.#username?.modelId !== undefined) system["dt-dataschema"] = this.#username.modelId;
+        try {
+          await hub.telemetry.send(ctx, { body: payload, properties: target.properties.application, systemProperties: system });
+        } catch (error) {
+          // MQTT has no way to refuse one PUBLISH: IoT Hub closes the connection, and nothing is stored.
+          if (!isHubError(error)) throw error;
+          return this.#refuse(`Telemetry refused: ${error.message}`, error.errorName);
+        }
+        if (packet.qos === 1) this.#send({ cmd: "puback", messageId: packet.messageId! });
+        return;
+      }
+      case "twinGet":
+        return this.#twinReply(target.rid, async () => ({ status: 200, body: JSON.stringify(await hub.deviceTwins.get(ctx)) }));
+      case "twinReportedPatch":
+        return this.#twinReply(target.rid, async () => {
+          let patch: unknown;
+          try {
+            patch = JSON.parse(payload.toString("utf8"));
+          } catch {
+            throw new HubError("ArgumentInvalid", { message: "The reported properties patch is not valid JSON" });
+          }
+          const version = await hub.deviceTwins.patchReported(ctx, patch, target.version);
+          return { status: 204, body: "", version };
+        });
+      case "methodResponse":
+        hub.methods.respond(ctx, target.rid, target.status, payload);
+        return;
+      case "forbidden":
+        return this.#refuse(target.reason);
+    }
+  }
+
+  /** Runs a twin request and answers on `$iothub/twin/res/{status}/?$rid=`; errors carry a JSON body, never empty. */
+  async #twinReply(rid: string | undefined, run: () => Promise<{ status: number; body: string; version?: number }>): Promise<void> {
+    let reply: { status: number; body: string; version?: number };
+    try {
+      reply = await run();
+    } catch (error) {
+      if (!isHubError(error)) throw error;
+      const hub = this.#deps.hub;
+      reply = {
+        status: error.spec.mqtt.status,
+        body: JSON.stringify({ errorCode: error.code, trackingId: error.trackingId ?? this.#ctx!.trackingId, message: error.message, timestampUtc: new Date(hub.clock.now()).toISOString() }),
+      };
+    }
+    if (rid === undefined) return;
+    this.#publish(twinResponseTopic(reply.status, rid, reply.version), Buffer.from(reply.body));
+  }
+
+  async #onSubscribe(packet: mqtt.ISubscribePacket): Promise<void> {
+    const granted: number[] = [];
+    for (const subscription of packet.subscriptions) {
+      const target = parseSubscribeFilter(subscription.topic, this.#identity());
+      // The SDK treats SUBACK 0x80 as success, so a refused filter closes the connection as IoT Hub does.
+      if (target.kind === "forbidden") return this.#refuse(target.reason);
+      this.#filters.add(target.kind);
+      granted.push(grantQos(subscription.qos));
+    }
+    await this.#saveSubscriptions();
+    this.#send({ cmd: "suback", messageId: packet.messageId, granted });
+    this.#connection?.subscriptionsChanged();
+  }
+
+  async #saveSubscriptions(): Promise<void> {
+    await this.#deps.subscriptions.save(this.#identity(), [...this.#filters]);
+  }
+
+  #link(): DeviceLink {
+    return {
+      protocol: "mqtt",
+      subscribed: (kind) => [...this.#filters].some((f) => PUSH_KIND[f] === kind),
+      sendDesiredPatch: (patch) => this.#publish(desiredPatchTopic(patch["$version"] as number), Buffer.from(JSON.stringify(patch))),
+      sendMethodRequest: (requestId, methodName, payload) => this.#publish(methodRequestTopic(methodName, requestId), payload),
+      close: (reason) => this.close(reason),
+    };
+  }
+
+  #identity(): { deviceId: string; moduleId: string } {
+    const caller = this.#ctx!.caller;
+    return caller.kind === "device" ? { deviceId: caller.deviceId, moduleId: caller.moduleId } : { deviceId: "", moduleId: "" };
+  }
+
+  #scheduleKeepAlive(seconds: number): void {
+    if (seconds <= 0) return;
+    this.#keepAliveMs = Math.min(seconds * 1500, MAX_IDLE_MS);
+    const check = (): void => {
+      if (this.#closed) return;
+      const idle = this.#deps.hub.clock.now() - this.#lastPacketAt;
+      if (idle >= this.#keepAliveMs) return this.close("DeviceConnectionClosedRemotely");
+      this.#timers.push(this.#deps.hub.timers.after(this.#keepAliveMs - idle, check));
+    };
+    this.#timers.push(this.#deps.hub.timers.after(this.#keepAliveMs, check));
+  }
+
+  /** Hub-initiated close: MQTT 3.1.1 has no server DISCONNECT, so the socket is closed. */
+  close(reason: HubErrorName): void {
+    if (this.#closed) return;
+    this.#closeReason = reason;
+    this.#stream.destroy();
+    this.#end();
+  }
+
+  #connack(returnCode: number, why: string): void {
+    this.#deps.logger.info({ returnCode, why, username: this.#usernameForLog() }, "MQTT connection refused");
+    this.#send({ cmd: "connack", returnCode, sessionPresent: false });
+    this.#stream.end();
+    this.#end();
+  }
+
+  #usernameForLog(): string | undefined {
+    return this.#username === undefined ? undefined : `${this.#username.deviceId}${this.#username.moduleId === undefined ? "" : `/${this.#username.moduleId}`}`;
+  }
+
+  /** A protocol violation or refused request: logged, recorded, and the connection closed as IoT Hub does. */
+  #refuse(why: string, reason: HubErrorName = "ArgumentInvalid"): void {
+    if (this.#closed) return;
+    const hub = this.#deps.hub;
+    const caller = this.#ctx?.caller;
+    this.#deps.logger.warn({ why, device: this.#usernameForLog() }, "MQTT connection closed by the hub");
+    if (caller?.kind === "device") {
+      hub.events.emit({ type: "operationRefused", time: hub.clock.now(), deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: "mqtt", operation: "mqtt", detail: why });
+    }
+    this.close(reason);
+  }
+
+  #fail(error: unknown): void {
+    this.#deps.logger.error({ err: error, device: this.#usernameForLog() }, "Unexpected error in an MQTT session");
+    this.close("ServerError");
+  }
+
+  #publish(topic: string, payload: Buffer): void {
+    this.#send({ cmd: "publish", topic, payload, qos: 0, retain: false, dup: false });
+  }
+
+  #send(packet: mqtt.Packet): void {
+    if (this.#closed || this.#stream.destroyed) return;
+    this.#stream.write(mqtt.generate(packet));
+  }
+
+  #end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#timers) timer.cancel();
+    this.#timers = [];
+    if (!this.#stream.destroyed) this.#stream.destroy();
+    void this.#connection?.closed(this.#closeReason);
+  }
+}

@@ -1,0 +1,17 @@
+import type { HubErrorName } from "../errors/index.js";
+
+/** The pushes a device subscribes to (MQTT SUBSCRIBE, AMQP receiver links). */
+export type DeviceSubscription = "c2d" | "desired" | "methods";
+
+/** What the core needs from the gateway holding a device's connection: pushes towards the device. */
+export interface DeviceLink {
+  readonly protocol: "mqtt" | "amqp";
+  /** Has the device subscribed to this kind of push on this connection? */
+  subscribed(kind: DeviceSubscription): boolean;
+  /** A desired-properties notification: the effective patch plus "$version". */
+  sendDesiredPatch(patch: Readonly<Record<string, unknown>>): void;
+  /** A direct-method request; the device answers through `hub.methods.respond` with the same request id. */
+  sendMethodRequest(requestId: string, methodName: string, payload: Buffer): void;
+  /** Closes the connection because of `reason` (e.g. 400027 when a newer connection takes over). */
+  close(reason: HubErrorName): void;
+}

@@ -1,0 +1,159 @@
+import type { DeviceCaller } from "../call-context.js";
+import { HUB_ERRORS, type HubErrorName } from "../errors/index.js";
+import type { HubEvents } from "../events/hub-event.js";
+import type { Clock } from "../ports/clock.js";
+import type { DeviceLink, DeviceSubscription } from "../ports/device-link.js";
+import type { IdentityKey } from "../ports/store.js";
+import type { HubTimers } from "../timers/hub-timers.js";
+
+export interface ConnectInfo {
+  readonly protocol: "mqtt" | "amqp";
+  /** iothub-connection-auth-method, stamped on the device's messages. */
+  readonly authMethod: string;
+  readonly generationId: string;
+}
+
+/** One live device or module connection, as the core tracks it. */
+export interface DeviceConnection {
+  readonly caller: DeviceCaller;
+  readonly link: DeviceLink;
+  readonly info: ConnectInfo;
+  /** The gateway calls this when the device subscribes, so method calls waiting for it go ahead. */
+  subscriptionsChanged(): void;
+  /** The gateway calls this once the connection is gone; `reason` says why (undefined: the device disconnected). */
+  closed(reason?: HubErrorName): Promise<void>;
+}
+
+export interface PresenceDeps {
+  readonly clock: Clock;
+  readonly timers: HubTimers;
+  readonly events: HubEvents;
+  /** Persists connectionState, connectionStateUpdatedTime and lastActivityTime in the registry. */
+  readonly recordConnectionState: (key: IdentityKey, connected: boolean, time: number) => Promise<void>;
+}
+
+interface Waiter {
+  readonly kind: DeviceSubscription;
+  readonly resolve: (connection: DeviceConnection | undefined) => void;
+}
+
+function keyOf(deviceId: string, moduleId: string): string {
+  return `${deviceId}\u0000${moduleId}`;
+}
+
+/**
+ * Who is connected, through which DeviceLink. IoT Hub keeps one connection per identity: a new one closes the old
+ * with 400027 ConnectionForcefullyClosedOnNewConnection (troubleshooting guide).
+ */
+export class Presence {
+  readonly #deps: PresenceDeps;
+  readonly #connections = new Map<string, DeviceConnection>();
+  readonly #waiters = new Map<string, Set<Waiter>>();
+
+  constructor(deps: PresenceDeps) {
+    this.#deps = deps;
+  }
+
+  get connectedCount(): number {
+    return this.#connections.size;
+  }
+
+  find(deviceId: string, moduleId: string): DeviceConnection | undefined {
+    return this.#connections.get(keyOf(deviceId, moduleId));
+  }
+
+  /** Registers an authenticated connection, displacing any older one of the same identity. */
+  async connect(caller: DeviceCaller, link: DeviceLink, info: ConnectInfo): Promise<DeviceConnection> {
+    const key = keyOf(caller.deviceId, caller.moduleId);
+    const previous = this.#connections.get(key);
+    let open = true;
+    const connection: DeviceConnection = {
+      caller,
+      link,
+      info,
+      subscriptionsChanged: () => this.#wake(key),
+      closed: async (reason) => {
+        if (!open) return;
+        open = false;
+        const current = this.#connections.get(key) === connection;
+        if (current) this.#connections.delete(key);
+        const time = this.#deps.clock.now();
+        this.#deps.events.emit({
+          type: "deviceDisconnected", time, deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: info.protocol,
+          reason: reason ?? "ClientDisconnect", code: reason === undefined ? undefined : codeOf(reason),
+        });
+        // A displaced connection must not mark the identity disconnected: its successor is live.
+        if (current) await this.#deps.recordConnectionState({ deviceId: caller.deviceId, moduleId: caller.moduleId }, false, time);
+      },
+    };
+    this.#connections.set(key, connection);
+    if (previous !== undefined) {
+      previous.link.close("ConnectionForcefullyClosedOnNewConnection");
+      await previous.closed("ConnectionForcefullyClosedOnNewConnection");
+    }
+    const time = this.#deps.clock.now();
+    this.#deps.events.emit({ type: "deviceConnected", time, deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: info.protocol, authMethod: info.authMethod });
+    await this.#deps.recordConnectionState({ deviceId: caller.deviceId, moduleId: caller.moduleId }, true, time);
+    this.#wake(key);
+    return connection;
+  }
+
+  /** Closes the live connection of an identity (device disabled or deleted while connected). */
+  disconnect(key: IdentityKey, reason: HubErrorName): void {
+    const connection = this.#connections.get(keyOf(key.deviceId, key.moduleId));
+    if (connection === undefined) return;
+    connection.link.close(reason);
+    void connection.closed(reason);
+  }
+
+  /** Closes every live connection of a device and its modules. */
+  disconnectDevice(deviceId: string, reason: HubErrorName): void {
+    for (const connection of [...this.#connections.values()]) {
+      if (connection.caller.deviceId === deviceId) this.disconnect(connection.caller, reason);
+    }
+  }
+
+  /**
+   * The connection of an identity once it has subscribed to `kind`, waiting up to `timeoutMs` of hub time for it
+   * to connect and subscribe (direct methods' connectTimeoutInSeconds); undefined if it does not in time.
+   */
+  waitForSubscriber(deviceId: string, moduleId: string, kind: DeviceSubscription, timeoutMs: number): Promise<DeviceConnection | undefined> {
+    const key = keyOf(deviceId, moduleId);
+    const ready = this.#connections.get(key);
+    if (ready !== undefined && ready.link.subscribed(kind)) return Promise.resolve(ready);
+    if (timeoutMs <= 0) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(key);
+      if (set === undefined) this.#waiters.set(key, (set = new Set()));
+      const waiters = set;
+      const timer = this.#deps.timers.after(timeoutMs, () => {
+        waiters.delete(waiter);
+        resolve(undefined);
+      });
+      const waiter: Waiter = {
+        kind,
+        resolve: (connection) => {
+          timer.cancel();
+          resolve(connection);
+        },
+      };
+      waiters.add(waiter);
+    });
+  }
+
+  #wake(key: string): void {
+    const waiters = this.#waiters.get(key);
+    const connection = this.#connections.get(key);
+    if (waiters === undefined || connection === undefined) return;
+    for (const waiter of [...waiters]) {
+      if (!connection.link.subscribed(waiter.kind)) continue;
+      waiters.delete(waiter);
+      waiter.resolve(connection);
+    }
+    if (waiters.size === 0) this.#waiters.delete(key);
+  }
+}
+
+function codeOf(reason: HubErrorName): number {
+  return HUB_ERRORS[reason].code;
+}

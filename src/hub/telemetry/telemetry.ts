@@ -1,0 +1,67 @@
+import { HubError } from "../errors/index.js";
+import type { CallContext } from "../call-context.js";
+import type { HubEvents } from "../events/hub-event.js";
+import type { Clock } from "../ports/clock.js";
+import type { TelemetryLog, TelemetryRecord } from "../ports/telemetry-log.js";
+import type { Presence } from "../presence/presence.js";
+import { partitionOf } from "./partition-of.js";
+
+export interface TelemetryDeps {
+  readonly log: TelemetryLog;
+  readonly clock: Clock;
+  readonly presence: Presence;
+  readonly events: HubEvents;
+  readonly partitionCount: number;
+}
+
+export interface DeviceMessage {
+  readonly body: Buffer;
+  /** Application properties. */
+  readonly properties: Readonly<Record<string, string>>;
+  /** System properties the device set, by IoT Hub name (messageId, correlationId, contentType, …). */
+  readonly systemProperties: Readonly<Record<string, string>>;
+}
+
+// Learn, IoT Hub quotas: a device-to-cloud message is at most 256 KB, counting the body and the properties.
+const MAX_MESSAGE = 256 * 1024;
+
+function sizeOf(message: DeviceMessage): number {
+  let size = message.body.length;
+  for (const [k, v] of Object.entries(message.properties)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  for (const v of Object.values(message.systemProperties)) size += Buffer.byteLength(v);
+  return size;
+}
+
+/** Device-to-cloud telemetry: accepted messages are durably in the log before the device hears "accepted". */
+export class Telemetry {
+  readonly #deps: TelemetryDeps;
+
+  constructor(deps: TelemetryDeps) {
+    this.#deps = deps;
+  }
+
+  /** Stamps IoT Hub's system properties and appends; resolves once the message is durable. */
+  async send(ctx: CallContext, message: DeviceMessage): Promise<TelemetryRecord> {
+    const caller = ctx.caller;
+    if (caller.kind !== "device") throw new HubError("IotHubUnauthorizedAccess", { trackingId: ctx.trackingId, message: "Only devices and modules send telemetry" });
+    const size = sizeOf(message);
+    if (size > MAX_MESSAGE) {
+      throw new HubError("MessageTooLarge", { trackingId: ctx.trackingId, message: `The message is ${size} bytes; a device-to-cloud message is at most ${MAX_MESSAGE} bytes` });
+    }
+    const connection = this.#deps.presence.find(caller.deviceId, caller.moduleId);
+    const now = this.#deps.clock.now();
+    const system: Record<string, string> = { ...message.systemProperties };
+    system["iothub-connection-device-id"] = caller.deviceId;
+    if (caller.moduleId !== "") system["iothub-connection-module-id"] = caller.moduleId;
+    if (connection !== undefined) {
+      system["iothub-connection-auth-method"] = connection.info.authMethod;
+      system["iothub-connection-auth-generation-id"] = connection.info.generationId;
+    }
+    system["iothub-enqueuedtime"] = new Date(now).toISOString();
+    system["iothub-message-source"] = "Telemetry";
+    const partition = partitionOf(caller.deviceId, this.#deps.partitionCount);
+    const [record] = await this.#deps.log.append([{ partition, enqueuedTime: now, body: message.body, properties: message.properties, systemProperties: system }]);
+    this.#deps.events.emit({ type: "telemetryAccepted", time: now, deviceId: caller.deviceId, moduleId: caller.moduleId, partition, sizeInBytes: size });
+    return record!;
+  }
+}
