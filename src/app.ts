@@ -4,7 +4,6 @@ import { DEFAULT_CONFIG, type Config } from "./config/config.js";
 import { hubNameFromHostName } from "./config/names.js";
 import { createHttpGateway } from "./gateways/http/http-gateway.js";
 import { createMqttGateway } from "./gateways/mqtt/mqtt-gateway.js";
-import { MemorySubscriptionStore } from "./gateways/mqtt/subscription-store.js";
 import { createHub, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { randomIds } from "./shared/random-ids.js";
@@ -13,6 +12,7 @@ import { MemoryStore } from "./storage/memory/memory-store.js";
 import { MemoryTelemetryLog } from "./storage/memory/memory-telemetry-log.js";
 import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
 import { SqliteTelemetryLog } from "./storage/sqlite/sqlite-telemetry-log.js";
+import { SettingSubscriptionStore } from "./storage/setting-subscription-store.js";
 import { ensureCertificates } from "./tls/ensure-certificates.js";
 
 export interface StartHubOptions extends Partial<Config> {
@@ -91,7 +91,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       reportError: (error) => logger.error({ err: error }, "Unexpected error in a hub timer or event listener"),
     });
     closers.push(async () => hub.stop());
-    const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new MemorySubscriptionStore() });
+    const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new SettingSubscriptionStore(store) });
     const http = createHttpGateway({ hub, logger, tls, webSockets: { mqtt: (stream, socket) => mqtt.accept(stream, socket) } });
     closers.unshift(() => http.close(), () => mqtt.close());
     const httpsPort = await http.listen(config.bind, config.httpsPort);

@@ -3,7 +3,7 @@ import { HubError } from "../errors/index.js";
 import type { CallContext } from "../call-context.js";
 import { requireRight } from "../auth/service-auth.js";
 import type { IdentityEntry, IdentityKey, Store } from "../ports/store.js";
-import { renderEntry } from "../twins/twin-service.js";
+import { matchView, renderEntry } from "../twins/twin-service.js";
 import { compileQuery, type CompiledQuery } from "./index.js";
 
 export interface QueryServiceDeps {
@@ -68,14 +68,13 @@ export class QueryService {
     scanning: while (limit > 0) {
       const entries = await this.#deps.store.scan({ collection: compiled.collection, limit: SCAN_CHUNK, ...(after === undefined ? {} : { after }) });
       for (const entry of entries) {
-        const doc = renderEntry(entry);
-        if (!compiled.matches(doc)) continue;
+        if (!compiled.matches(matchView(entry))) continue;
         // A full page stops only once another match is known to exist, so the last page never carries a token.
         if (items.length === limit) {
           more = true;
           break scanning;
         }
-        items.push(compiled.project(doc));
+        items.push(compiled.project(renderEntry(entry)));
         last = keyOf(entry);
       }
       if (entries.length < SCAN_CHUNK) break;
@@ -100,7 +99,8 @@ export class QueryService {
     for (;;) {
       const entries = await this.#deps.store.scan({ collection: compiled.collection, limit: SCAN_CHUNK, ...(after === undefined ? {} : { after }) });
       for (const entry of entries) {
-        const doc = renderEntry(entry);
+        // Entries are fresh copies from the store, so their views can be aggregated without copying again.
+        const doc = matchView(entry);
         if (compiled.matches(doc)) docs.push(doc);
       }
       if (entries.length < SCAN_CHUNK) return docs;

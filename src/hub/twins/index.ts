@@ -4,6 +4,6 @@ export { patchTwin } from "./patch-twin.js";
 export { replaceTwin } from "./replace-twin.js";
 export { patchReported } from "./patch-reported.js";
 export { twinEtag } from "./twin-etag.js";
-export { renderTwin } from "./render-twin.js";
+export { renderTwin, twinMatchView } from "./render-twin.js";
 export { deviceTwinView } from "./device-twin-view.js";
 export type { ServiceTwinWriteResult } from "./service-twin-write.js";

@@ -7,7 +7,7 @@ import { identityEtag, etagMatches } from "../registry/etag.js";
 import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
-import { patchTwin, renderTwin, replaceTwin, twinEtag } from "./index.js";
+import { patchTwin, renderTwin, replaceTwin, twinEtag, twinMatchView } from "./index.js";
 
 export interface TwinServiceDeps {
   readonly store: Store;
@@ -79,4 +79,9 @@ export class TwinService {
 /** The twin as GET and queries return it: same etag in both, so Twin.update after a query works (query §0 rule 10). */
 export function renderEntry(entry: IdentityEntry): Record<string, unknown> {
   return renderTwin(entry.identity, entry.twin, identityEtag(entry.identity.etagVersion));
+}
+
+/** A read-only twin document for evaluating query conditions (see twinMatchView). */
+export function matchView(entry: IdentityEntry): Record<string, unknown> {
+  return twinMatchView(entry.identity, entry.twin, identityEtag(entry.identity.etagVersion));
 }
