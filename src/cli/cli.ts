@@ -3,7 +3,7 @@ import { Command, CommanderError } from "commander";
 import { DEFAULT_CONFIG, LOG_LEVELS, type Config } from "../config/config.js";
 import { CONFIG_FILE_ENV, SETTINGS } from "../config/load-config.js";
 import { createLogger } from "../observability/logger.js";
-import { runCaCreate } from "./ca-command.js";
+import { runCaAdd, runCaCreate, runCaList } from "./ca-command.js";
 import type { CliDeps } from "./cli-deps.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runStart } from "./start-command.js";
 
@@ -88,6 +88,22 @@ export async function runCli(
     .option("--force", "replace existing files")
     .action(async (options: { out: string; commonName: string; force?: boolean }) => {
       exitCode = await runCaCreate(options, deps);
+    });
+  ca.command("add")
+    .description(
+      "Register a CA certificate with the hub, so devices of authentication type certificateAuthority whose " +
+        "certificate chains up to it can connect (a running hub picks it up on its next start).",
+    )
+    .argument("<pem-file>", "PEM file with the CA certificate (basicConstraints CA=true)")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (pemFile: string, options: { dataDir?: string }) => {
+      exitCode = await runCaAdd(pemFile, options, env, deps);
+    });
+  ca.command("list")
+    .description("List the CA certificates registered with the hub.")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (options: { dataDir?: string }) => {
+      exitCode = await runCaList(options, env, deps);
     });
 
   try {

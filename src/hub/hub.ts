@@ -61,7 +61,8 @@ const LIMITS = {
   maxModulesPerDevice: 50,
 };
 
-const TRUSTED_CAS = "trustedCertificateAuthorities";
+/** The store setting holding the PEM certificates of CAs registered with `malachite ca add`. */
+export const TRUSTED_CAS_SETTING = "trustedCertificateAuthorities";
 
 /** Builds the core from its ports; loads (or on first start creates) the shared access policies. */
 export async function createHub(deps: HubDeps): Promise<Hub> {
@@ -70,7 +71,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   const events = new HubEvents(deps.reportError);
   const writes = new SerialQueue();
   const policies = await loadOrCreatePolicies(deps.store, deps.ids);
-  const storedCas = await deps.store.getSetting(TRUSTED_CAS);
+  const storedCas = await deps.store.getSetting(TRUSTED_CAS_SETTING);
   const trustedCas: string[] = Array.isArray(storedCas) ? storedCas.filter((c): c is string => typeof c === "string") : [];
   let presence: Presence | undefined;
   const registry = new Registry({

@@ -1,5 +1,5 @@
 /** The core's public surface: what gateways, the CLI and the composition root may import. */
-export { createHub, type Hub, type HubDeps } from "./hub.js";
+export { createHub, TRUSTED_CAS_SETTING, type Hub, type HubDeps } from "./hub.js";
 export type { CallContext, Caller, PolicyCaller, DeviceCaller } from "./call-context.js";
 export { HubError, HUB_ERRORS, isHubError, isHubErrorName, type ErrorSpec, type HubErrorName } from "./errors/index.js";
 export { RIGHTS, type Right, type SharedAccessPolicy } from "./auth/rights.js";

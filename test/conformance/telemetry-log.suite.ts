@@ -9,7 +9,7 @@ export type ReopenTelemetryLog = (closed: TelemetryLog) => Promise<TelemetryLog>
 export interface TelemetryLogConformanceOptions {
   /**
    * Makes every commit of `log` fail (as a full disk would) until the returned function is called, for adapters whose
-   * commits can fail after append() has accepted the records. Without it the batch-failure tests are skipped.
+   * commits can fail after append() has accepted the records. Without it the batch-failure tests are not registered.
    */
   breakCommits?: (log: TelemetryLog) => () => void;
 }
@@ -368,11 +368,11 @@ export function telemetryLogConformance(
         }));
     });
 
-    describe("batch failure", () => {
-      const { breakCommits } = options;
+    // Only adapters that can be made to fail a commit (a file-backed SQLite log) get this test at all.
+    const { breakCommits } = options;
+    if (breakCommits !== undefined) describe("batch failure", () => {
       test(
         "a failed commit rejects every caller of its batch, keeps nothing, and consumes no sequence number",
-        { skip: breakCommits === undefined && "no way to make this adapter's commits fail" },
         () =>
           withLog(async (log) => {
             await log.append([msg(0), msg(1)]);

@@ -40,7 +40,9 @@ const BODY_LIMIT = 1024 * 1024;
 /** The HTTPS listener: the service REST API (and later the device API, admin API and WebSocket upgrades). */
 export function createHttpGateway(deps: HttpGatewayDeps): HttpGateway {
   const app = Fastify({
-    https: { cert: deps.tls.certPem, key: deps.tls.keyPem },
+    // Client certificates are requested but not required: X.509 devices on MQTT or AMQP over WebSocket present
+    // theirs here, and refusals must come at the protocol level (CONNACK 5), not as a failed handshake.
+    https: { cert: deps.tls.certPem, key: deps.tls.keyPem, requestCert: true, rejectUnauthorized: false },
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: {
