@@ -4,12 +4,14 @@ import { DEFAULT_CONFIG, type Config } from "./config/config.js";
 import { hubNameFromHostName } from "./config/names.js";
 import { createHttpGateway } from "./gateways/http/http-gateway.js";
 import { createMqttGateway } from "./gateways/mqtt/mqtt-gateway.js";
-import { createHub, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
+import { createHub, type C2dStore, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { randomIds } from "./shared/random-ids.js";
 import { writeFileAtomic } from "./shared/write-file-atomic.js";
 import { MemoryStore } from "./storage/memory/memory-store.js";
 import { MemoryTelemetryLog } from "./storage/memory/memory-telemetry-log.js";
+import { MemoryC2dStore } from "./storage/memory/memory-c2d-store.js";
+import { SqliteC2dStore } from "./storage/sqlite/sqlite-c2d-store.js";
 import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
 import { SqliteTelemetryLog } from "./storage/sqlite/sqlite-telemetry-log.js";
 import { SettingSubscriptionStore } from "./storage/setting-subscription-store.js";
@@ -79,18 +81,23 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
   const memory = options.storage === "memory";
   const store: Store = memory ? new MemoryStore() : SqliteStore.open({ path: join(dataDir, "malachite.db") });
   const telemetryLog: TelemetryLog = memory ? new MemoryTelemetryLog() : SqliteTelemetryLog.open({ path: join(dataDir, "telemetry.db") });
+  const c2dStore: C2dStore = memory ? new MemoryC2dStore() : SqliteC2dStore.open({ path: join(dataDir, "c2d.db") });
   const closers: Array<() => Promise<void>> = [];
   try {
     const hub = await createHub({
       hostName: config.hostName,
       store,
       telemetryLog,
+      c2dStore,
       wallClock: { now: () => Date.now() },
       ids: randomIds,
       partitionCount: 4,
       reportError: (error) => logger.error({ err: error }, "Unexpected error in a hub timer or event listener"),
     });
-    closers.push(async () => hub.stop());
+    closers.push(async () => {
+      await hub.c2d.close();
+      hub.stop();
+    });
     const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new SettingSubscriptionStore(store) });
     const http = createHttpGateway({ hub, logger, tls, webSockets: { mqtt: (stream, socket) => mqtt.accept(stream, socket) } });
     closers.unshift(() => http.close(), () => mqtt.close());
@@ -134,6 +141,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
         closing ??= (async () => {
           for (const close of closers) await close();
           await telemetryLog.close();
+    await c2dStore.close();
           await store.close();
           logger.info("Hub stopped");
         })();
@@ -143,6 +151,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
   } catch (error) {
     for (const close of closers) await close().catch(() => undefined);
     await telemetryLog.close();
+    await c2dStore.close();
     await store.close();
     throw error;
   }

@@ -2,6 +2,8 @@ import type { Clock } from "./ports/clock.js";
 import type { Ids } from "./ports/ids.js";
 import type { IdentityKey, Store } from "./ports/store.js";
 import type { TelemetryLog } from "./ports/telemetry-log.js";
+import type { C2dStore } from "./ports/c2d-store.js";
+import { C2dQueue, type C2dSettings } from "./c2d/c2d-queue.js";
 import type { SharedAccessPolicy } from "./auth/rights.js";
 import { DeviceAuth } from "./auth/device-auth.js";
 import { ServiceAuth } from "./auth/service-auth.js";
@@ -22,6 +24,8 @@ export interface HubDeps {
   readonly hostName: string;
   readonly store: Store;
   readonly telemetryLog: TelemetryLog;
+  readonly c2dStore: C2dStore;
+  readonly c2dSettings?: Partial<C2dSettings>;
   /** Wall time; the hub clock is built on it. */
   readonly wallClock: Clock;
   readonly ids: Ids;
@@ -48,6 +52,7 @@ export interface Hub {
   readonly presence: Presence;
   readonly methods: Methods;
   readonly telemetry: Telemetry;
+  readonly c2d: C2dQueue;
   /** Moves the hub clock forward and fires every hub timer that became due. */
   advanceClock(seconds: number): void;
   /** Stops the hub's timers (shutdown). */
@@ -74,6 +79,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   const storedCas = await deps.store.getSetting(TRUSTED_CAS_SETTING);
   const trustedCas: string[] = Array.isArray(storedCas) ? storedCas.filter((c): c is string => typeof c === "string") : [];
   let presence: Presence | undefined;
+  let c2d: C2dQueue | undefined;
   const registry = new Registry({
     store: deps.store,
     clock,
@@ -84,6 +90,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     // IoT Hub closes the connection of a device that is disabled or deleted while connected.
     onIdentityChanged: (key: IdentityKey, identity) => {
       if (identity === undefined) {
+        if (key.moduleId === "") void c2d?.deviceDeleted(key.deviceId);
         if (key.moduleId === "") presence?.disconnectDevice(key.deviceId, "DeviceNotFound");
         else presence?.disconnect(key, "ModuleNotFound");
       } else if (identity.status === "disabled") {
@@ -105,6 +112,24 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       events.emit({ type: "twinOperation", time: clock.now(), deviceId: key.deviceId, moduleId: key.moduleId, operation: "notifyDesired" });
     },
   });
+  c2d = new C2dQueue({
+    store: deps.c2dStore,
+    identities: deps.store,
+    writes,
+    clock,
+    timers,
+    events,
+    ids: deps.ids,
+    // Messages for a connected device that subscribed to them are delivered as soon as they are queued.
+    onMessageAvailable: (deviceId) => {
+      const connection = livePresence.find(deviceId, "");
+      if (connection !== undefined && connection.link.subscribed("c2d")) connection.link.c2dAvailable();
+    },
+    reportError: deps.reportError,
+    ...(deps.c2dSettings === undefined ? {} : { settings: deps.c2dSettings }),
+  });
+  await c2d.recover();
+  const liveC2d = c2d;
   return {
     hostName: deps.hostName,
     clock,
@@ -120,6 +145,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     query: new QueryService({ store: deps.store }),
     presence,
     methods: new Methods({ store: deps.store, clock, timers, presence, events }),
+    c2d: liveC2d,
     telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount }),
     advanceClock(seconds) {
       clock.advance(seconds);

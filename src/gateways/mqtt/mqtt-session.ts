@@ -14,7 +14,8 @@ import {
 } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { parseUsername, type MqttUsername } from "./username.js";
-import { desiredPatchTopic, grantQos, methodRequestTopic, parsePublishTopic, parseSubscribeFilter, twinResponseTopic, type SubscribeTarget } from "./topics.js";
+import { formatPropertyBag } from "./property-bag.js";
+import { c2dTopic, desiredPatchTopic, grantQos, methodRequestTopic, parsePublishTopic, parseSubscribeFilter, twinResponseTopic, type SubscribeTarget } from "./topics.js";
 import type { SubscriptionStore } from "./subscription-store.js";
 
 export interface MqttSessionDeps {
@@ -52,6 +53,10 @@ export class MqttSession {
   #lastPacketAt: number;
   #keepAliveMs = 0;
   #timers: Array<{ cancel(): void }> = [];
+  /** C2D deliveries awaiting PUBACK: packet id → lock token. The message stays locked until then (IoT Hub: 1 min). */
+  readonly #c2dInFlight = new Map<number, string>();
+  #nextPacketId = 1;
+  #pulling = false;
   /** Packets are handled one at a time, in order, so PUBACKs follow PUBLISH order (MQTT-4.6.0-2). */
   #queue: Promise<void> = Promise.resolve();
 
@@ -103,8 +108,7 @@ export class MqttSession {
       case "pingreq":
         return this.#send({ cmd: "pingresp" });
       case "puback":
-        // C2D deliveries are acknowledged here once the C2D queue lands (issue #3, cloud-to-device part).
-        return;
+        return this.#onC2dAck(packet.messageId);
       case "disconnect":
         return this.#end();
       default:
@@ -152,6 +156,7 @@ export class MqttSession {
         this.#timers.push(hub.timers.after(Math.max(remaining, 0), () => this.close("IotHubUnauthorized")));
       }
       this.#connection.subscriptionsChanged();
+      if (this.#filters.has("c2d")) void this.#pullC2d();
     } catch (error) {
       if (!isHubError(error)) throw error;
       hub.events.emit({ type: "connectionRefused", time: hub.clock.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "mqtt", error: error.errorName });
@@ -234,6 +239,7 @@ export class MqttSession {
     await this.#saveSubscriptions();
     this.#send({ cmd: "suback", messageId: packet.messageId, granted });
     this.#connection?.subscriptionsChanged();
+    if (this.#filters.has("c2d")) void this.#pullC2d();
   }
 
   async #saveSubscriptions(): Promise<void> {
@@ -244,10 +250,70 @@ export class MqttSession {
     return {
       protocol: "mqtt",
       subscribed: (kind) => [...this.#filters].some((f) => PUSH_KIND[f] === kind),
+      c2dAvailable: () => void this.#pullC2d(),
       sendDesiredPatch: (patch) => this.#publish(desiredPatchTopic(patch["$version"] as number), Buffer.from(JSON.stringify(patch))),
       sendMethodRequest: (requestId, methodName, payload) => this.#publish(methodRequestTopic(methodName, requestId), payload),
       close: (reason) => this.close(reason),
     };
+  }
+
+  /**
+   * Delivers every waiting C2D message at QoS 1, each locked until its PUBACK completes it; a message not
+   * acknowledged within the lock goes back to the queue and comes again (the queue's lock timer).
+   */
+  async #pullC2d(): Promise<void> {
+    if (this.#pulling || this.#closed || this.#ctx === undefined) return;
+    this.#pulling = true;
+    try {
+      const ctx = this.#ctx;
+      const identity = this.#identity();
+      while (!this.#closed && this.#filters.has("c2d")) {
+        const message = await this.#deps.hub.c2d.receive(ctx, { deviceId: identity.deviceId });
+        if (message === undefined || message.lockToken === null) break;
+        if (this.#closed) break;
+        const packetId = this.#packetId();
+        this.#c2dInFlight.set(packetId, message.lockToken);
+        const system = message.systemProperties;
+        const bag = formatPropertyBag({
+          messageId: system.messageId,
+          to: system.to,
+          correlationId: system.correlationId,
+          userId: system.userId,
+          contentType: system.contentType,
+          contentEncoding: system.contentEncoding,
+          expiryTimeUtc: message.expiryTime,
+          ack: system.ack,
+          properties: message.properties,
+        });
+        this.#send({ cmd: "publish", topic: c2dTopic(identity, bag), payload: message.body, qos: 1, messageId: packetId, retain: false, dup: false });
+      }
+    } catch (error) {
+      if (!isHubError(error)) throw error;
+      this.#deps.logger.warn({ err: error, device: this.#usernameForLog() }, "Cannot deliver cloud-to-device messages");
+    } finally {
+      this.#pulling = false;
+    }
+  }
+
+  async #onC2dAck(packetId: number | undefined): Promise<void> {
+    const lockToken = packetId === undefined ? undefined : this.#c2dInFlight.get(packetId);
+    if (lockToken === undefined) return;
+    this.#c2dInFlight.delete(packetId!);
+    try {
+      await this.#deps.hub.c2d.complete(this.#ctx!, lockToken);
+    } catch (error) {
+      // A PUBACK after the lock ran out: the message was already requeued and will come again (412002 on AMQP/HTTP).
+      if (!isHubError(error)) throw error;
+      this.#deps.logger.info({ err: error, device: this.#usernameForLog() }, "Late acknowledgement of a cloud-to-device message");
+    }
+  }
+
+  /** MQTT packet ids are 1-65535; skip ids still awaiting a PUBACK. */
+  #packetId(): number {
+    do {
+      this.#nextPacketId = (this.#nextPacketId % 65535) + 1;
+    } while (this.#c2dInFlight.has(this.#nextPacketId));
+    return this.#nextPacketId;
   }
 
   #identity(): { deviceId: string; moduleId: string } {

@@ -1,4 +1,5 @@
 import type { HubErrorName } from "../errors/index.js";
+import type { C2dEvent } from "../c2d/c2d-events.js";
 
 /**
  * What happened in the hub, for resource logs, metrics and the dashboard (issue #6 turns these into Azure Monitor
@@ -11,7 +12,8 @@ export type HubEvent =
   | { readonly type: "telemetryAccepted"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly partition: number; readonly sizeInBytes: number }
   | { readonly type: "twinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "updateReported" | "notifyDesired" }
   | { readonly type: "methodInvoked"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly methodName: string; readonly outcome: "answered" | HubErrorName; readonly durationMs: number }
-  | { readonly type: "operationRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly operation: string; readonly detail: string };
+  | { readonly type: "operationRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly operation: string; readonly detail: string }
+  | C2dEvent;
 
 export type HubEventListener = (event: HubEvent) => void;
 

@@ -8,6 +8,8 @@ export interface DeviceLink {
   readonly protocol: "mqtt" | "amqp";
   /** Has the device subscribed to this kind of push on this connection? */
   subscribed(kind: DeviceSubscription): boolean;
+  /** Cloud-to-device messages are waiting: the gateway pulls them with `hub.c2d.receive` while it can deliver. */
+  c2dAvailable(): void;
   /** A desired-properties notification: the effective patch plus "$version". */
   sendDesiredPatch(patch: Readonly<Record<string, unknown>>): void;
   /** A direct-method request; the device answers through `hub.methods.respond` with the same request id. */

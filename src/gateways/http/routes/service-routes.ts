@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { CallContext, Hub } from "../../../hub/index.js";
 import { checkApiVersion } from "../api-version.js";
+import { registerAdminC2dRoute } from "./admin-c2d-route.js";
 
 type Params = { id: string; mid?: string };
 
@@ -65,6 +66,11 @@ export function registerServiceRoutes(app: FastifyInstance, hub: Hub): void {
       return hub.twins.replace(context(request), { deviceId: id, ...(mid === undefined ? {} : { moduleId: mid }), body: request.body, ifMatch: ifMatch(request) });
     });
   }
+
+  // Cloud-to-device queue purge (IoT Hub's reply: {totalMessagesPurged, deviceId, moduleId}).
+  app.delete("/devices/:id/commands", async (request) => hub.c2d.purge(context(request), ids(request).id));
+
+  registerAdminC2dRoute(app, hub, context);
 
   // Direct methods.
   for (const path of ["/twins/:id/methods", "/twins/:id/modules/:mid/methods"]) {

@@ -1,0 +1,15 @@
+/** The per-device cloud-to-device queues: send, receive, complete/reject/abandon, TTL, locks, feedback, purge. */
+export {
+  C2dQueue,
+  C2D_DEFAULT_SETTINGS,
+  C2D_LOCK_DURATION_MS,
+  C2D_MAX_MESSAGE_BYTES,
+  C2D_MAX_QUEUE_DEPTH,
+  C2D_MAX_TTL_MS,
+  type C2dPurgeResult,
+  type C2dQueueDeps,
+  type C2dSendInput,
+  type C2dSendSystemProperties,
+  type C2dSettings,
+} from "./c2d-queue.js";
+export type { C2dEvent, C2dEventSink } from "./c2d-events.js";
