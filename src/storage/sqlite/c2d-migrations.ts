@@ -1,4 +1,4 @@
-import type { Migration } from "./migrations.js";
+import type { Migration } from "./apply-migrations.js";
 
 /**
  * The schema of the C2D store's own database file (`<dataDir>/c2d.db`), as numbered migrations tracked with

@@ -4,12 +4,9 @@
  * .sql files, and resolving them relative to `import.meta.url` differs between running from source and from the build.
  * Never edit a released migration; append a new one.
  */
-export interface Migration {
-  /** 1, 2, 3…; after it is applied `user_version` equals it. */
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import type { Migration } from "./apply-migrations.js";
+
+export type { Migration };
 
 export const migrations: readonly Migration[] = [
   {

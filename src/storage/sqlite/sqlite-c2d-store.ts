@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { applyMigrations } from "./apply-migrations.js";
 import {
   checkC2dDelivery,
   checkC2dEnqueue,
@@ -353,30 +354,6 @@ function toFeedback(row: FeedbackRow): C2dFeedbackRecord {
   };
 }
 
-/**
- * Applies the migrations the database has not seen yet, each in its own transaction with its version bump. Refuses a
- * database from a newer Malachite, and any file that is not a C2D store (such as the identity store's).
- */
 function migrate(db: Database.Database): void {
-  const latest = c2dMigrations.at(-1)?.version ?? 0;
-  for (const migration of c2dMigrations) {
-    db.transaction(() => {
-      const current = db.pragma("user_version", { simple: true }) as number;
-      const applicationId = db.pragma("application_id", { simple: true }) as number;
-      const fresh =
-        current === 0 && applicationId === 0 && db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get() === 0;
-      if (!fresh && applicationId !== C2D_APPLICATION_ID) {
-        throw new Error("the database is not a Malachite C2D store (is it another Malachite database?)");
-      }
-      if (current > latest) {
-        throw new Error(
-          `the C2D database schema is version ${current}, newer than this Malachite supports (${latest}); upgrade Malachite`,
-        );
-      }
-      if (current >= migration.version) return;
-      db.exec(migration.sql);
-      if (fresh) db.pragma(`application_id = ${C2D_APPLICATION_ID}`);
-      db.pragma(`user_version = ${migration.version}`);
-    }).immediate();
-  }
+  applyMigrations(db, { migrations: c2dMigrations, kind: "C2D", application: { id: C2D_APPLICATION_ID, label: "C2D store" } });
 }

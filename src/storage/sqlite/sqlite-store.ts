@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { applyMigrations } from "./apply-migrations.js";
 import type {
   IdentityCounts,
   IdentityEntry,
@@ -164,24 +165,8 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Applies the migrations the database has not seen yet, each in its own transaction with its version bump. */
 function migrate(db: Database.Database): void {
-  const latest = migrations.at(-1)?.version ?? 0;
-  for (const migration of migrations) {
-    db.transaction(() => {
-      // Read inside the (IMMEDIATE, hence locked) transaction: another process may be migrating the same file.
-      const current = db.pragma("user_version", { simple: true }) as number;
-      if (current > latest) {
-        throw new Error(
-          `the database schema is version ${current}, newer than this Malachite supports (${latest}); upgrade Malachite`,
-        );
-      }
-      if (current >= migration.version) return;
-      db.exec(migration.sql);
-      // user_version lives in the database header, so setting it commits or rolls back with the migration.
-      db.pragma(`user_version = ${migration.version}`);
-    }).immediate();
-  }
+  applyMigrations(db, { migrations });
 }
 
 function toJson(value: unknown): string {

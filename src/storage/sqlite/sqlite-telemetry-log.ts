@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { applyMigrations } from "./apply-migrations.js";
 import type {
   PartitionInfo,
   TelemetryAppend,
@@ -303,35 +304,6 @@ export class SqliteTelemetryLog implements TelemetryLog {
   }
 }
 
-/**
- * Applies the migrations the database has not seen yet, each in its own transaction with its version bump. Refuses a
- * database from a newer Malachite, and any file that is not a telemetry log (such as the identity store's).
- */
 function migrate(db: Database.Database): void {
-  const latest = telemetryMigrations.at(-1)?.version ?? 0;
-  for (const migration of telemetryMigrations) {
-    db.transaction(() => {
-      // Read inside the (IMMEDIATE, hence locked) transaction: another process may be migrating the same file.
-      const current = db.pragma("user_version", { simple: true }) as number;
-      const applicationId = db.pragma("application_id", { simple: true }) as number;
-      const fresh =
-        current === 0 &&
-        applicationId === 0 &&
-        db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get() === 0;
-      if (!fresh && applicationId !== TELEMETRY_APPLICATION_ID) {
-        throw new Error("the database is not a Malachite telemetry log (is it another Malachite database?)");
-      }
-      if (current > latest) {
-        throw new Error(
-          `the telemetry database schema is version ${current}, newer than this Malachite supports (${latest}); ` +
-            "upgrade Malachite",
-        );
-      }
-      if (current >= migration.version) return;
-      db.exec(migration.sql);
-      // Both live in the database header, so they commit or roll back with the migration.
-      if (fresh) db.pragma(`application_id = ${TELEMETRY_APPLICATION_ID}`);
-      db.pragma(`user_version = ${migration.version}`);
-    }).immediate();
-  }
+  applyMigrations(db, { migrations: telemetryMigrations, kind: "telemetry", application: { id: TELEMETRY_APPLICATION_ID, label: "telemetry log" } });
 }

@@ -1,4 +1,4 @@
-import type { Migration } from "./migrations.js";
+import type { Migration } from "./apply-migrations.js";
 
 /**
  * The schema of the telemetry log's own database file (e.g. `<dataDir>/telemetry.db`), as numbered migrations tracked
