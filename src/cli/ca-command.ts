@@ -1,14 +1,12 @@
 import { X509Certificate } from "node:crypto";
 import { access, mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { DEFAULT_CONFIG } from "../config/config.js";
-import { SETTINGS } from "../config/load-config.js";
-import type { Store } from "../hub/index.js";
+import { TRUSTED_CAS_SETTING, type Store } from "../hub/index.js";
 import { createCertificateAuthority } from "../tls/ensure-certificates.js";
 import { writeFileAtomic } from "../shared/write-file-atomic.js";
 import type { CliDeps } from "./cli-deps.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./start-command.js";
-import { TRUSTED_CAS_SETTING } from "../hub/index.js";
+import { resolveDataDir } from "./data-dir.js";
 
 export interface CaCreateOptions {
   readonly out: string;
@@ -58,11 +56,6 @@ export interface CaStoreOptions {
   readonly dataDir?: string | undefined;
 }
 
-/** The data directory `malachite start` would use with the same flag and environment. */
-function resolveDataDir(options: CaStoreOptions, env: Record<string, string | undefined>): string {
-  const fromEnv = env[SETTINGS.find((s) => s.key === "dataDir")!.env];
-  return resolve(options.dataDir ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : DEFAULT_CONFIG.dataDir));
-}
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 
@@ -147,7 +140,7 @@ export async function runCaAdd(
     deps.stderr.write(`${certificates}\n`);
     return EXIT_USAGE;
   }
-  const dataDir = resolveDataDir(options, env);
+  const dataDir = resolveDataDir(options.dataDir, env);
   await mkdir(dataDir, { recursive: true });
   const store = await openStore(dataDir);
   try {
@@ -180,7 +173,7 @@ export async function runCaAdd(
 
 /** `malachite ca list`: the CA certificates registered in a data directory, as `ca add` stored them. */
 export async function runCaList(options: CaStoreOptions, env: Record<string, string | undefined>, deps: Pick<CliDeps, "stdout" | "stderr">): Promise<number> {
-  const dataDir = resolveDataDir(options, env);
+  const dataDir = resolveDataDir(options.dataDir, env);
   const dbPath = join(dataDir, "malachite.db");
   if (!(await exists(dbPath))) {
     deps.stdout.write(`No CA certificates are registered: ${dbPath} does not exist yet.\n`);

@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG, LOG_LEVELS, type Config } from "../config/config.js";
 import { CONFIG_FILE_ENV, SETTINGS } from "../config/load-config.js";
 import { createLogger } from "../observability/logger.js";
 import { runCaAdd, runCaCreate, runCaList } from "./ca-command.js";
+import { runC2dSend, type C2dSendOptions } from "./c2d-command.js";
 import type { CliDeps } from "./cli-deps.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runStart } from "./start-command.js";
 
@@ -104,6 +105,23 @@ export async function runCli(
     .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
     .action(async (options: { dataDir?: string }) => {
       exitCode = await runCaList(options, env, deps);
+    });
+
+  program
+    .command("c2d")
+    .description("Cloud-to-device messages.")
+    .command("send")
+    .description("Queue a cloud-to-device message for a device on the running hub (read from <data-dir>/hub.json).")
+    .argument("<device-id>", "the device to send to")
+    .argument("<text>", "the message body (UTF-8)")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .option("--message-id <id>", "message id")
+    .option("--correlation-id <id>", "correlation id")
+    .option("--ack <mode>", "feedback wanted: none, positive, negative or full")
+    .option("--ttl <seconds>", "time to live (default 1 hour, at most 48 hours)")
+    .option("--property <name=value>", "application property (repeatable)", (value: string, previous: string[] = []) => [...previous, value])
+    .action(async (deviceId: string, text: string, options: C2dSendOptions) => {
+      exitCode = await runC2dSend(deviceId, text, options, env, deps);
     });
 
   try {

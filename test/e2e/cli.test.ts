@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomInt } from "node:crypto";
+import { createSasToken } from "../../src/hub/index.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -64,6 +65,31 @@ test("malachite start serves the hub, writes hub.json with a working connection 
       req.end();
     });
     assert.equal(status, 401, "an unauthenticated call reaches the hub over TLS with its own CA");
+
+    // `malachite c2d send` queues through the running hub found in the data dir.
+    const ownerKey = /SharedAccessKey=([^;]+)/.exec(hubJson.connectionStrings.iothubowner)![1]!;
+    const created = await new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({ deviceId: "cli-dev" });
+      const req = request(
+        {
+          host: address, port: 443, method: "PUT", path: "/devices/cli-dev?api-version=2021-04-12", ca: readFileSync(hubJson.caCertificatePath),
+          headers: { authorization: createSasToken(address, ownerKey, Math.ceil(Date.now() / 1000) + 60, "iothubowner"), "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+    assert.equal(created, 200);
+    const sent = malachite(["c2d", "send", "cli-dev", "hello", "--data-dir", dataDir, "--property", "a=b", "--ack", "full"]);
+    assert.equal(await sent.exited, 0, sent.output().stderr);
+    assert.match(sent.output().stdout, /Queued for cli-dev/);
+    const refused = malachite(["c2d", "send", "nobody", "hello", "--data-dir", dataDir]);
+    assert.equal(await refused.exited, 1);
+    assert.match(refused.output().stderr, /ErrorCode:DeviceNotFound/);
     run.child.kill("SIGTERM");
     assert.equal(await run.exited, 0);
   } finally {
