@@ -4,6 +4,7 @@ import { join } from "node:path";
 import iothub from "azure-iothub";
 import deviceSdk from "azure-iot-device";
 import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
+import { serviceRequest } from "./harness/service-request.js";
 import { deviceClient, moduleClient, type Transport } from "./harness/device-client.js";
 import { SqliteTelemetryLog } from "../../src/storage/sqlite/sqlite-telemetry-log.js";
 import type { TelemetryRecord } from "../../src/hub/index.js";
@@ -55,6 +56,8 @@ for (const transport of ["Mqtt", "MqttWs"] as Transport[]) {
       await client.sendEvent(message);
       const { responseBody: identity } = await registry.get("telemetry-dev");
       assert.equal(identity.connectionState, "Connected");
+      const statistics = await serviceRequest(hub, "GET", "/statistics/service?api-version=2021-04-12");
+      assert.ok((statistics.json as { connectedDeviceCount: number }).connectedDeviceCount >= 1);
       assert.equal((await registry.getTwin("telemetry-dev")).responseBody.connectionState, "Connected");
       await client.close();
       await eventually(async () => (await registry.get("telemetry-dev")).responseBody.connectionState === "Disconnected", "Disconnected");
