@@ -16,7 +16,7 @@ export type { C2dQueue, C2dSendInput, C2dSendSystemProperties, C2dPurgeResult, C
 export type { TelemetryLog, TelemetryRecord, TelemetryAppend, PartitionInfo } from "./ports/telemetry-log.js";
 export type { DeviceConnection, ConnectInfo } from "./presence/presence.js";
 export type { MethodResult } from "./methods/methods.js";
-export type { DeviceMessage } from "./telemetry/telemetry.js";
+export type { DeviceMessage, TelemetryCredential } from "./telemetry/telemetry.js";
 export type { HubEvent, HubEventListener } from "./events/hub-event.js";
 export type { DeviceAuthResult } from "./auth/device-auth.js";
 export { renderConnectionAuthMethod } from "./auth/device-auth-method.js";

@@ -8,6 +8,7 @@ import { renderHttpError } from "./render-error.js";
 import { toHubError } from "./to-hub-error.js";
 import { parseJsonBody } from "./json-body.js";
 import { registerServiceRoutes } from "./routes/service-routes.js";
+import { registerDeviceRoutes } from "./routes/device-routes.js";
 
 export interface HttpGatewayDeps {
   readonly hub: Hub;
@@ -73,6 +74,7 @@ export function createHttpGateway(deps: HttpGatewayDeps): HttpGateway {
   });
 
   registerServiceRoutes(app, deps.hub);
+  registerDeviceRoutes(app, deps.hub, deps.logger);
   serveWebSockets(app, deps);
 
   return {

@@ -1,9 +1,9 @@
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
-import type { X509Certificate } from "node:crypto";
 import type { Hub } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { MqttSession } from "./mqtt-session.js";
+import { peerChain } from "../../shared/peer-chain.js";
 import type { SubscriptionStore } from "./subscription-store.js";
 
 export interface MqttGatewayDeps {
@@ -19,25 +19,6 @@ export interface MqttGateway {
   /** Serves one MQTT connection arriving another way (WebSocket on 443, subprotocol "mqtt"). */
   accept(stream: Duplex, socket: TLSSocket | undefined): void;
   close(): Promise<void>;
-}
-
-/**
- * The client certificate chain, leaf first, as X.509 devices present it. The TLS handshake accepts any client
- * certificate (or none) so the device is refused at the MQTT level with CONNACK 5, which the SDK reports as
- * UnauthorizedError; a TLS-level refusal would surface as a raw socket error (device-protocol §0.18).
- */
-export function peerChain(socket: TLSSocket | undefined): X509Certificate[] {
-  const chain: X509Certificate[] = [];
-  let cert = socket?.getPeerX509Certificate();
-  const seen = new Set<string>();
-  while (cert !== undefined && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    chain.push(cert);
-    if (cert.checkIssued(cert)) break;
-    const issuer = (cert as X509Certificate & { issuerCertificate?: X509Certificate }).issuerCertificate;
-    cert = issuer;
-  }
-  return chain;
 }
 
 export function createMqttGateway(deps: MqttGatewayDeps): MqttGateway {

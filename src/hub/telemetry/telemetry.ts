@@ -22,6 +22,12 @@ export interface DeviceMessage {
   readonly systemProperties: Readonly<Record<string, string>>;
 }
 
+/** The credential of one call: `iothub-connection-auth-method` (rendered JSON) and the identity's generationId. */
+export interface TelemetryCredential {
+  readonly authMethod: string;
+  readonly generationId: string;
+}
+
 // Learn, IoT Hub quotas: a device-to-cloud message is at most 256 KB, counting the body and the properties.
 const MAX_MESSAGE = 256 * 1024;
 
@@ -40,22 +46,25 @@ export class Telemetry {
     this.#deps = deps;
   }
 
-  /** Stamps IoT Hub's system properties and appends; resolves once the message is durable. */
-  async send(ctx: CallContext, message: DeviceMessage): Promise<TelemetryRecord> {
+  /**
+   * Stamps IoT Hub's system properties and appends; resolves once the message is durable. `credential` is how this
+   * very call authenticated, for connectionless protocols (HTTPS); without it, the device's live connection says.
+   */
+  async send(ctx: CallContext, message: DeviceMessage, credential?: TelemetryCredential): Promise<TelemetryRecord> {
     const caller = ctx.caller;
     if (caller.kind !== "device") throw new HubError("IotHubUnauthorizedAccess", { trackingId: ctx.trackingId, message: "Only devices and modules send telemetry" });
     const size = sizeOf(message);
     if (size > MAX_MESSAGE) {
       throw new HubError("MessageTooLarge", { trackingId: ctx.trackingId, message: `The message is ${size} bytes; a device-to-cloud message is at most ${MAX_MESSAGE} bytes` });
     }
-    const connection = this.#deps.presence.find(caller.deviceId, caller.moduleId);
+    const connection = credential ?? this.#deps.presence.find(caller.deviceId, caller.moduleId)?.info;
     const now = this.#deps.clock.now();
     const system: Record<string, string> = { ...message.systemProperties };
     system["iothub-connection-device-id"] = caller.deviceId;
     if (caller.moduleId !== "") system["iothub-connection-module-id"] = caller.moduleId;
     if (connection !== undefined) {
-      system["iothub-connection-auth-method"] = connection.info.authMethod;
-      system["iothub-connection-auth-generation-id"] = connection.info.generationId;
+      system["iothub-connection-auth-method"] = connection.authMethod;
+      system["iothub-connection-auth-generation-id"] = connection.generationId;
     }
     system["iothub-enqueuedtime"] = new Date(now).toISOString();
     system["iothub-message-source"] = "Telemetry";
