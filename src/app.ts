@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG, type Config } from "./config/config.js";
 import { hubNameFromHostName } from "./config/names.js";
 import { createHttpGateway } from "./gateways/http/http-gateway.js";
 import { createMqttGateway } from "./gateways/mqtt/mqtt-gateway.js";
-import { createHub, type C2dStore, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
+import { createHub, type BlobStorage, type C2dStore, type FileUploadStore, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { randomIds } from "./shared/random-ids.js";
 import { writeFileAtomic } from "./shared/write-file-atomic.js";
@@ -15,6 +15,11 @@ import { SqliteC2dStore } from "./storage/sqlite/sqlite-c2d-store.js";
 import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
 import { SqliteTelemetryLog } from "./storage/sqlite/sqlite-telemetry-log.js";
 import { SettingSubscriptionStore } from "./storage/setting-subscription-store.js";
+import { MemoryFileUploadStore } from "./storage/memory/memory-file-upload-store.js";
+import { SqliteFileUploadStore } from "./storage/sqlite/sqlite-file-upload-store.js";
+import { AccountBlobStorage } from "./storage/blob/account-blob-storage.js";
+import { parseStorageConnectionString } from "./storage/blob/connection-string.js";
+import { EmbeddedAzuriteStorage } from "./storage/blob/embedded-azurite-storage.js";
 import { ensureCertificates } from "./tls/ensure-certificates.js";
 
 export interface StartHubOptions extends Partial<Config> {
@@ -52,6 +57,10 @@ function resolveConfig(options: StartHubOptions): Config {
     tlsCert: options.tlsCert,
     tlsKey: options.tlsKey,
     logLevel: options.logLevel ?? DEFAULT_CONFIG.logLevel,
+    storageConnectionString: options.storageConnectionString,
+    storageContainer: options.storageContainer ?? DEFAULT_CONFIG.storageContainer,
+    fileUploadSasTtlSeconds: options.fileUploadSasTtlSeconds ?? DEFAULT_CONFIG.fileUploadSasTtlSeconds,
+    fileNotifications: options.fileNotifications ?? DEFAULT_CONFIG.fileNotifications,
   };
 }
 
@@ -79,9 +88,13 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
     ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
   });
   const memory = options.storage === "memory";
+  // File upload storage: the embedded Azurite (started on the first upload request, stopped with the hub), or an
+  // Azure Storage account. A memory hub keeps its blobs in memory too. Nothing runs yet, so nothing to undo on a throw.
+  const blobs = blobStorageFor(config, dataDir, tls, memory, logger);
   const store: Store = memory ? new MemoryStore() : SqliteStore.open({ path: join(dataDir, "malachite.db") });
   const telemetryLog: TelemetryLog = memory ? new MemoryTelemetryLog() : SqliteTelemetryLog.open({ path: join(dataDir, "telemetry.db") });
   const c2dStore: C2dStore = memory ? new MemoryC2dStore() : SqliteC2dStore.open({ path: join(dataDir, "c2d.db") });
+  const fileUploadStore: FileUploadStore = memory ? new MemoryFileUploadStore() : SqliteFileUploadStore.open({ path: join(dataDir, "files.db") });
   const closers: Array<() => Promise<void>> = [];
   try {
     const hub = await createHub({
@@ -89,6 +102,9 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       store,
       telemetryLog,
       c2dStore,
+      blobStorage: blobs.storage,
+      fileUploadStore,
+      fileUploadSettings: { sasTtlMs: config.fileUploadSasTtlSeconds * 1000, notifications: config.fileNotifications },
       wallClock: { now: () => Date.now() },
       ids: randomIds,
       partitionCount: 4,
@@ -96,6 +112,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
     });
     closers.push(async () => {
       await hub.c2d.close();
+      await hub.fileUploads.close();
       hub.stop();
     });
     const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new SettingSubscriptionStore(store) });
@@ -140,6 +157,8 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       close() {
         closing ??= (async () => {
           for (const close of closers) await close();
+          await blobs.close();
+          await fileUploadStore.close();
           await telemetryLog.close();
     await c2dStore.close();
           await store.close();
@@ -150,9 +169,41 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
     };
   } catch (error) {
     for (const close of closers) await close().catch(() => undefined);
+    await blobs.close().catch(() => undefined);
+    await fileUploadStore.close();
     await telemetryLog.close();
     await c2dStore.close();
     await store.close();
     throw error;
   }
+}
+
+function blobStorageFor(
+  config: Config,
+  dataDir: string,
+  tls: { readonly certPem: string; readonly keyPem: string; readonly caCertPem: string },
+  memory: boolean,
+  logger: Logger,
+): { storage: BlobStorage; close: () => Promise<void> } {
+  if (config.storageConnectionString !== undefined) {
+    const parsed = parseStorageConnectionString(config.storageConnectionString);
+    if (!parsed.ok) throw new Error(`The storage connection string is not usable: ${parsed.reason}`);
+    return { storage: new AccountBlobStorage({ account: parsed.account, containerName: config.storageContainer }), close: async () => undefined };
+  }
+  const azurite = new EmbeddedAzuriteStorage({
+    bind: config.bind,
+    hostName: config.hostName,
+    location: memory ? undefined : join(dataDir, "blob"),
+    tlsDir: join(dataDir, "blob-tls"),
+    certPem: tls.certPem,
+    keyPem: tls.keyPem,
+    caPem: tls.caCertPem,
+    containerName: config.storageContainer,
+    log: {
+      info: (fields, message) => logger.info(fields, message),
+      debug: (fields, message) => logger.debug(fields, message),
+      warn: (fields, message) => logger.warn(fields, message),
+    },
+  });
+  return { storage: azurite, close: () => azurite.close() };
 }

@@ -73,6 +73,11 @@ export async function runCli(
     .option("--tls-cert <path>", `PEM server certificate (chain) to use instead of a generated one ${sources("tlsCert")}`)
     .option("--tls-key <path>", `PEM private key of --tls-cert ${sources("tlsKey")}`)
     .option("--log-level <level>", `one of ${LOG_LEVELS.join(", ")} ${sources("logLevel")}`)
+    .option(
+      "--storage-connection-string <string>",
+      `Azure Storage account (with AccountKey) for file upload, instead of the embedded Azurite ${sources("storageConnectionString")}`,
+    )
+    .option("--storage-container <name>", `blob container for file upload ${sources("storageContainer")}`)
     .addHelpText(
       "after",
       "\nPrecedence: defaults < config file < environment < flags. Every problem is reported at once (exit code 2).",

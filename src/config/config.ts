@@ -24,6 +24,14 @@ export interface Config {
   /** PEM private key of `tlsCert`. */
   readonly tlsKey: string | undefined;
   readonly logLevel: LogLevel;
+  /** Azure Storage connection string (with AccountKey) for file upload; undefined runs the embedded Azurite. */
+  readonly storageConnectionString: string | undefined;
+  /** The blob container devices upload into. */
+  readonly storageContainer: string;
+  /** How long a file upload SAS URI (and its correlation id) is valid: 60 to 86400 seconds. */
+  readonly fileUploadSasTtlSeconds: number;
+  /** Whether completed uploads queue file notifications for the service (IoT Hub's enableFileUploadNotifications). */
+  readonly fileNotifications: boolean;
 }
 
 const DEFAULT_HOST_NAME = "localhost";
@@ -43,4 +51,8 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   tlsCert: undefined,
   tlsKey: undefined,
   logLevel: "info",
+  storageConnectionString: undefined,
+  storageContainer: "fileupload",
+  fileUploadSasTtlSeconds: 3600,
+  fileNotifications: true,
 });

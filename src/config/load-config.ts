@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { DEFAULT_CONFIG, LOG_LEVELS, type Config } from "./config.js";
 import { deepFreeze } from "./deep-freeze.js";
 import { hubNameFromHostName, isValidBindAddress, isValidHostName, isValidHubName } from "./names.js";
+import { isValidContainerName, parseStorageConnectionString } from "../storage/blob/connection-string.js";
 
 export type LoadConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
@@ -13,7 +14,7 @@ export interface LoadConfigInput {
   readonly env: Record<string, string | undefined>;
 }
 
-type Kind = "path" | "hostName" | "hubName" | "bind" | "port" | "logLevel";
+type Kind = "path" | "hostName" | "hubName" | "bind" | "port" | "logLevel" | "storageConnectionString" | "container" | "sasTtl" | "boolean";
 
 interface Setting {
   readonly key: keyof Config;
@@ -33,6 +34,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: "tlsCert", env: "MALACHITE_TLS_CERT", kind: "path" },
   { key: "tlsKey", env: "MALACHITE_TLS_KEY", kind: "path" },
   { key: "logLevel", env: "MALACHITE_LOG_LEVEL", kind: "logLevel" },
+  { key: "storageConnectionString", env: "MALACHITE_STORAGE_CONNECTION_STRING", kind: "storageConnectionString" },
+  { key: "storageContainer", env: "MALACHITE_STORAGE_CONTAINER", kind: "container" },
+  { key: "fileUploadSasTtlSeconds", env: "MALACHITE_FILE_UPLOAD_SAS_TTL_SECONDS", kind: "sasTtl" },
+  { key: "fileNotifications", env: "MALACHITE_FILE_NOTIFICATIONS", kind: "boolean" },
 ];
 
 export const CONFIG_FILE_ENV = "MALACHITE_CONFIG";
@@ -69,7 +74,7 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-type Parsed = { ok: true; value: string | number } | { ok: false; reason: string };
+type Parsed = { ok: true; value: string | number | boolean } | { ok: false; reason: string };
 
 function parsePort(raw: RawValue): Parsed {
   let port: number | undefined;
@@ -84,7 +89,24 @@ function parsePort(raw: RawValue): Parsed {
   return { ok: true, value: port };
 }
 
-function parseText(raw: RawValue, kind: Exclude<Kind, "port">): Parsed {
+function parseSasTtl(raw: RawValue): Parsed {
+  let seconds: number | undefined;
+  if (typeof raw.value === "number") seconds = raw.value;
+  else if (typeof raw.value === "string" && raw.origin.kind !== "file" && /^[0-9]+$/.test(raw.value)) seconds = Number(raw.value);
+  if (seconds === undefined || !Number.isInteger(seconds) || seconds < 60 || seconds > 86400) {
+    return { ok: false, reason: `${show(raw.value)} is not a SAS lifetime (an integer number of seconds from 60 to 86400)` };
+  }
+  return { ok: true, value: seconds };
+}
+
+function parseBoolean(raw: RawValue): Parsed {
+  if (typeof raw.value === "boolean") return { ok: true, value: raw.value };
+  // Environment variables and flags are text; a config file must hold a JSON boolean.
+  if (typeof raw.value === "string" && raw.origin.kind !== "file" && /^(true|false)$/i.test(raw.value)) return { ok: true, value: raw.value.toLowerCase() === "true" };
+  return { ok: false, reason: `${show(raw.value)} is not true or false` };
+}
+
+function parseText(raw: RawValue, kind: Exclude<Kind, "port" | "sasTtl" | "boolean">): Parsed {
   const value = raw.value;
   if (typeof value !== "string") return { ok: false, reason: `${show(value)} is not a string` };
   if (value.length === 0) return { ok: false, reason: "must not be empty" };
@@ -112,6 +134,15 @@ function parseText(raw: RawValue, kind: Exclude<Kind, "port">): Parsed {
       return (LOG_LEVELS as readonly string[]).includes(value)
         ? { ok: true, value }
         : { ok: false, reason: `${show(value)} is not a log level (one of ${LOG_LEVELS.join(", ")})` };
+    case "storageConnectionString": {
+      // The value holds the account key: the reason never quotes it.
+      const parsed = parseStorageConnectionString(value);
+      return parsed.ok ? { ok: true, value } : { ok: false, reason: `is not a usable Azure Storage connection string: ${parsed.reason}` };
+    }
+    case "container":
+      return isValidContainerName(value)
+        ? { ok: true, value }
+        : { ok: false, reason: `${show(value)} is not a blob container name (3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit)` };
   }
 }
 
@@ -202,7 +233,8 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   for (const setting of SETTINGS) {
     const raw = chosen.get(setting.key);
     if (raw === undefined) continue;
-    const parsed = setting.kind === "port" ? parsePort(raw) : parseText(raw, setting.kind);
+    const parsed =
+      setting.kind === "port" ? parsePort(raw) : setting.kind === "sasTtl" ? parseSasTtl(raw) : setting.kind === "boolean" ? parseBoolean(raw) : parseText(raw, setting.kind);
     if (!parsed.ok) {
       problems.push(`${describe(raw.origin)}: ${parsed.reason}`);
       continue;

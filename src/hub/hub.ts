@@ -4,6 +4,9 @@ import type { IdentityKey, Store } from "./ports/store.js";
 import type { TelemetryLog } from "./ports/telemetry-log.js";
 import type { C2dStore } from "./ports/c2d-store.js";
 import { C2dQueue, type C2dSettings } from "./c2d/c2d-queue.js";
+import type { BlobStorage } from "./ports/blob-storage.js";
+import type { FileUploadStore } from "./ports/file-upload-store.js";
+import { FileUploads, type FileUploadSettings } from "./file-upload/file-uploads.js";
 import type { SharedAccessPolicy } from "./auth/rights.js";
 import { DeviceAuth } from "./auth/device-auth.js";
 import { ServiceAuth } from "./auth/service-auth.js";
@@ -26,6 +29,10 @@ export interface HubDeps {
   readonly telemetryLog: TelemetryLog;
   readonly c2dStore: C2dStore;
   readonly c2dSettings?: Partial<C2dSettings>;
+  /** The storage devices upload files into, and the store of open uploads and file notifications. */
+  readonly blobStorage: BlobStorage;
+  readonly fileUploadStore: FileUploadStore;
+  readonly fileUploadSettings?: Partial<FileUploadSettings>;
   /** Wall time; the hub clock is built on it. */
   readonly wallClock: Clock;
   readonly ids: Ids;
@@ -53,6 +60,7 @@ export interface Hub {
   readonly methods: Methods;
   readonly telemetry: Telemetry;
   readonly c2d: C2dQueue;
+  readonly fileUploads: FileUploads;
   /** Moves the hub clock forward and fires every hub timer that became due. */
   advanceClock(seconds: number): void;
   /** Stops the hub's timers (shutdown). */
@@ -80,6 +88,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   const trustedCas: string[] = Array.isArray(storedCas) ? storedCas.filter((c): c is string => typeof c === "string") : [];
   let presence: Presence | undefined;
   let c2d: C2dQueue | undefined;
+  let fileUploads: FileUploads | undefined;
   const registry = new Registry({
     store: deps.store,
     clock,
@@ -91,6 +100,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     onIdentityChanged: (key: IdentityKey, identity) => {
       if (identity === undefined) {
         if (key.moduleId === "") void c2d?.deviceDeleted(key.deviceId);
+        if (key.moduleId === "") void fileUploads?.deviceDeleted(key.deviceId);
         if (key.moduleId === "") presence?.disconnectDevice(key.deviceId, "DeviceNotFound");
         else presence?.disconnect(key, "ModuleNotFound");
       } else if (identity.status === "disabled") {
@@ -130,6 +140,20 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   });
   await c2d.recover();
   const liveC2d = c2d;
+  fileUploads = new FileUploads({
+    store: deps.fileUploadStore,
+    blobs: deps.blobStorage,
+    identities: deps.store,
+    clock,
+    wallClock: deps.wallClock,
+    timers,
+    events,
+    ids: deps.ids,
+    reportError: deps.reportError,
+    ...(deps.fileUploadSettings === undefined ? {} : { settings: deps.fileUploadSettings }),
+  });
+  await fileUploads.recover();
+  const liveFileUploads = fileUploads;
   return {
     hostName: deps.hostName,
     clock,
@@ -146,6 +170,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     presence,
     methods: new Methods({ store: deps.store, clock, timers, presence, events }),
     c2d: liveC2d,
+    fileUploads: liveFileUploads,
     telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount }),
     advanceClock(seconds) {
       clock.advance(seconds);

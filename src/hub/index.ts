@@ -13,6 +13,17 @@ export type { BulkResult } from "./registry/bulk.js";
 export type { DeviceLink, DeviceSubscription } from "./ports/device-link.js";
 export type { C2dStore, C2dMessage, C2dAck, C2dFeedbackRecord, C2dFeedbackStatus, C2dSystemProperties } from "./ports/c2d-store.js";
 export type { C2dQueue, C2dSendInput, C2dSendSystemProperties, C2dPurgeResult, C2dSettings, C2dEvent } from "./c2d/index.js";
+export type { BlobStorage, BlobUploadGrant, BlobInfo } from "./ports/blob-storage.js";
+export type { FileUploadStore, FileUploadRecord, FileNotificationRecord } from "./ports/file-upload-store.js";
+export {
+  FILE_NOTIFICATION_CONTENT_TYPE,
+  renderFileNotification,
+  type FileUploads,
+  type FileUploadSasUri,
+  type FileUploadSettings,
+  type FileNotificationBody,
+  type FileUploadEvent,
+} from "./file-upload/index.js";
 export type { TelemetryLog, TelemetryRecord, TelemetryAppend, PartitionInfo } from "./ports/telemetry-log.js";
 export type { DeviceConnection, ConnectInfo } from "./presence/presence.js";
 export type { MethodResult } from "./methods/methods.js";

@@ -17,6 +17,9 @@ export const SECRET_FIELDS: readonly string[] = [
   "password",
   "connectionString",
   "connectionStrings",
+  "storageConnectionString",
+  "accountKey",
+  "AccountKey",
 ];
 
 export const REDACTED = "[REDACTED]";

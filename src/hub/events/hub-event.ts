@@ -1,5 +1,6 @@
 import type { HubErrorName } from "../errors/index.js";
 import type { C2dEvent } from "../c2d/c2d-events.js";
+import type { FileUploadEvent } from "../file-upload/file-upload-events.js";
 
 /**
  * What happened in the hub, for resource logs, metrics and the dashboard (issue #6 turns these into Azure Monitor
@@ -13,7 +14,8 @@ export type HubEvent =
   | { readonly type: "twinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "updateReported" | "notifyDesired" }
   | { readonly type: "methodInvoked"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly methodName: string; readonly outcome: "answered" | HubErrorName; readonly durationMs: number }
   | { readonly type: "operationRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly operation: string; readonly detail: string }
-  | C2dEvent;
+  | C2dEvent
+  | FileUploadEvent;
 
 export type HubEventListener = (event: HubEvent) => void;
 

@@ -5,6 +5,7 @@ import { checkApiVersion } from "../api-version.js";
 import { authenticateDeviceRequest, type DeviceCall } from "../device-credentials.js";
 import { isBatch, parseTelemetryBatch } from "../device-batch.js";
 import { c2dResponseHeaders, headerPairs, telemetryProperties } from "../device-message-headers.js";
+import { registerDeviceFileRoutes } from "./device-files.js";
 
 type Params = { id: string; mid?: string; lockToken?: string };
 
@@ -87,5 +88,8 @@ export function registerDeviceRoutes(app: FastifyInstance, hub: Hub, logger: Log
         return reply.code(204).send();
       });
     }
+
+    // File upload: SAS URIs and completion notifications (device-files.ts).
+    registerDeviceFileRoutes(scope, hub, call);
   });
 }
