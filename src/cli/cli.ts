@@ -5,6 +5,7 @@ import { CONFIG_FILE_ENV, SETTINGS } from "../config/load-config.js";
 import { createLogger } from "../observability/logger.js";
 import { runCaAdd, runCaCreate, runCaList } from "./ca-command.js";
 import { runC2dSend, type C2dSendOptions } from "./c2d-command.js";
+import { runClock } from "./clock-command.js";
 import type { CliDeps } from "./cli-deps.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runStart } from "./start-command.js";
 
@@ -127,6 +128,15 @@ export async function runCli(
     .option("--property <name=value>", "application property (repeatable)", (value: string, previous: string[] = []) => [...previous, value])
     .action(async (deviceId: string, text: string, options: C2dSendOptions) => {
       exitCode = await runC2dSend(deviceId, text, options, env, deps);
+    });
+
+  program
+    .command("clock")
+    .description("Show the running hub's clock, or advance it: TTLs, locks, token expiry and quota days follow it.")
+    .option("--advance <seconds>", "move hub time forward by this many seconds")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (options: { dataDir?: string; advance?: string }) => {
+      exitCode = await runClock(options, env, deps);
     });
 
   try {

@@ -11,6 +11,7 @@ import type { SharedAccessPolicy } from "./auth/rights.js";
 import { DeviceAuth } from "./auth/device-auth.js";
 import { ServiceAuth } from "./auth/service-auth.js";
 import { HubClock } from "./clock.js";
+import { ClockAdmin } from "./admin/clock-admin.js";
 import { HubEvents } from "./events/hub-event.js";
 import { Methods } from "./methods/methods.js";
 import { loadOrCreatePolicies } from "./policies.js";
@@ -59,6 +60,8 @@ export interface Hub {
   readonly presence: Presence;
   readonly methods: Methods;
   readonly telemetry: Telemetry;
+  /** The hub clock as the admin API shows and advances it. */
+  readonly clockAdmin: ClockAdmin;
   readonly c2d: C2dQueue;
   readonly fileUploads: FileUploads;
   /** Moves the hub clock forward and fires every hub timer that became due. */
@@ -170,6 +173,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     presence,
     methods: new Methods({ store: deps.store, clock, timers, presence, events }),
     c2d: liveC2d,
+    clockAdmin: new ClockAdmin(clock, timers),
     fileUploads: liveFileUploads,
     telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount }),
     advanceClock(seconds) {

@@ -90,6 +90,16 @@ test("malachite start serves the hub, writes hub.json with a working connection 
     const refused = malachite(["c2d", "send", "nobody", "hello", "--data-dir", dataDir]);
     assert.equal(await refused.exited, 1);
     assert.match(refused.output().stderr, /ErrorCode:DeviceNotFound/);
+
+    // `malachite clock` shows and advances hub time.
+    const advanced = malachite(["clock", "--advance", "3600", "--data-dir", dataDir]);
+    assert.equal(await advanced.exited, 0, advanced.output().stderr);
+    assert.match(advanced.output().stdout, /\(3600 s ahead of wall time\)/);
+    const shown = malachite(["clock", "--data-dir", dataDir]);
+    assert.equal(await shown.exited, 0);
+    assert.match(shown.output().stdout, /3600 s ahead/);
+    const backwards = malachite(["clock", "--advance", "-1", "--data-dir", dataDir]);
+    assert.equal(await backwards.exited, 2);
     run.child.kill("SIGTERM");
     assert.equal(await run.exited, 0);
   } finally {

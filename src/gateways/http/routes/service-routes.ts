@@ -71,6 +71,8 @@ export function registerServiceRoutes(app: FastifyInstance, hub: Hub): void {
   app.delete("/devices/:id/commands", async (request) => hub.c2d.purge(context(request), ids(request).id));
 
   registerAdminC2dRoute(app, hub, context);
+  app.get("/admin/clock", async (request) => hub.clockAdmin.status(context(request)));
+  app.post("/admin/clock", async (request) => hub.clockAdmin.advance(context(request), request.body));
 
   // Direct methods.
   for (const path of ["/twins/:id/methods", "/twins/:id/modules/:mid/methods"]) {
