@@ -57,6 +57,8 @@ export class MqttSession {
   readonly #c2dInFlight = new Map<number, string>();
   #nextPacketId = 1;
   #pulling = false;
+  /** Telemetry acknowledgements, chained so they leave in PUBLISH order. */
+  #acks: Promise<void> = Promise.resolve();
   /** Packets are handled one at a time, in order, so PUBACKs follow PUBLISH order (MQTT-4.6.0-2). */
   #queue: Promise<void> = Promise.resolve();
 
@@ -179,14 +181,20 @@ export class MqttSession {
       case "telemetry": {
         const system: Record<string, string> = { ...(target.properties.system as Record<string, string>) };
         if (this.#username?.modelId !== undefined) system["dt-dataschema"] = this.#username.modelId;
-        try {
-          await hub.telemetry.send(ctx, { body: payload, properties: target.properties.application, systemProperties: system });
-        } catch (error) {
-          // MQTT has no way to refuse one PUBLISH: IoT Hub closes the connection, and nothing is stored.
-          if (!isHubError(error)) throw error;
-          return this.#refuse(`Telemetry refused: ${error.message}`, error.errorName);
-        }
-        if (packet.qos === 1) this.#send({ cmd: "puback", messageId: packet.messageId! });
+        // The next packets are read while this message is being stored, so a device's whole in-flight window lands in
+        // one group commit; PUBACKs still go out in PUBLISH order (MQTT-4.6.0-2), each only once its message is durable.
+        const stored = hub.telemetry.send(ctx, { body: payload, properties: target.properties.application, systemProperties: system });
+        stored.catch(() => undefined);
+        this.#acks = this.#acks.then(async () => {
+          try {
+            await stored;
+          } catch (error) {
+            // MQTT has no way to refuse one PUBLISH: IoT Hub closes the connection, and nothing is stored.
+            if (!isHubError(error)) return this.#fail(error);
+            return this.#refuse(`Telemetry refused: ${error.message}`, error.errorName);
+          }
+          if (packet.qos === 1) this.#send({ cmd: "puback", messageId: packet.messageId! });
+        });
         return;
       }
       case "twinGet":

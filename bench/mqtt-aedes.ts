@@ -1,0 +1,52 @@
+/**
+ * The Aedes peer of `bench/mqtt-ingest.ts`: an Aedes broker with its default in-memory persistence behind a node:tls
+ * server (the same certificate and key the hub serves), in a child process the parent pins to the server core.
+ *
+ *   node --import tsx bench/mqtt-aedes.ts --cert server.pem --key server-key.pem [--host 127.0.0.1]
+ *
+ * Prints `{"event":"ready","pid":…,"port":…,"version":…}` on stdout once it listens; exits when stdin ends (the parent
+ * closed it or died). Anyone may connect: no authentication, as the benchmark's peers take a plain CONNECT.
+ */
+import { readFileSync } from "node:fs";
+import { createServer } from "node:tls";
+import { parseArgs } from "node:util";
+import aedes from "aedes";
+
+const { values } = parseArgs({
+  options: {
+    cert: { type: "string" },
+    key: { type: "string" },
+    host: { type: "string", default: "127.0.0.1" },
+  },
+});
+if (values.cert === undefined || values.key === undefined) {
+  process.stderr.write("usage: mqtt-aedes.ts --cert FILE --key FILE [--host 127.0.0.1]\n");
+  process.exit(2);
+}
+
+const version = (JSON.parse(readFileSync(new URL("../node_modules/aedes/package.json", import.meta.url), "utf8")) as { version: string }).version;
+// Default options: in-memory persistence (aedes-persistence) and mqemitter; client ids up to 23 characters.
+const broker = aedes.createBroker();
+const server = createServer({ cert: readFileSync(values.cert, "utf8"), key: readFileSync(values.key, "utf8") }, (socket) => {
+  // Nagle off, as the hub and Mosquitto (set_tcp_nodelay true) have it.
+  socket.setNoDelay(true);
+  broker.handle(socket);
+});
+server.on("tlsClientError", () => undefined);
+
+server.listen(0, values.host, () => {
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, port, version })}\n`);
+});
+
+function close(): void {
+  server.close();
+  broker.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.stdin.on("data", () => undefined);
+process.stdin.on("end", close);
+process.stdin.on("close", close);
+process.on("SIGTERM", close);
+process.on("SIGINT", close);

@@ -1,0 +1,1479 @@
+/**
+ * MQTT ingest benchmark (issue #3): device-to-cloud telemetry over MQTT 3.1.1 / TLS, QoS 1, 256-byte payloads, on
+ * Malachite (PUBACK after the fsync'd SQLite group commit) and, in the same run with the same load generator, on the
+ * peers Mosquitto (in memory) and Aedes (in memory). Not a test: `npm test` never runs it.
+ *
+ *   npm run bench:mqtt [-- --servers malachite,mosquitto,aedes] [--scenarios ingest,fanin,latency,storm,crash]
+ *                      [--no-pin] [--profile DIR] [--keep] [--timeout 330] (more: --help)
+ *
+ * Scenarios: (1) ingest, 10 devices × 50 unacknowledged PUBLISHes each; (2) 1,000 devices × 1 in flight; (3) one
+ * device, one in flight: PUBACK latency; (4) a connection storm of 2,000 TLS handshakes + CONNECTs, 100 at a time;
+ * (5) crash: kill -9 the hub during ingest, restart, check every acknowledged message is in the telemetry log.
+ *
+ * The servers run in child processes pinned to core 0 with taskset; this process, the load generator, is pinned to
+ * core 1. The generator writes pre-encoded PUBLISH frames (mqtt-packet generates one per device; the packet id and a
+ * 12-digit counter in the body are patched in place) on raw node:tls sockets, one write per socket per batch of
+ * PUBACKs read, and parses PUBACKs by hand. See bench/README.md.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { createServer as createNetServer, connect as netConnect } from "node:net";
+import { cpus, loadavg, release, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { parseArgs } from "node:util";
+import mqtt from "mqtt-packet";
+import { createSasToken } from "../src/hub/index.js";
+import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
+import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
+import { issueServerCertificate } from "../src/tls/issue-server-certificate.js";
+import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
+
+const ROOT = resolve(new URL("..", import.meta.url).pathname);
+const API = "api-version=2021-04-12";
+const HOST = "127.0.0.1";
+const MOSQUITTO = "/usr/sbin/mosquitto";
+
+const TARGET_INGEST = 40_000;
+const TARGET_INGEST_RATIO = 0.33;
+const TARGET_FANIN = 12_000;
+const TARGET_P50_MS = 1;
+const TARGET_P99_MS = 5;
+const TARGET_CONNACK_PER_CPU_S = 1_000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+const { values: opts } = parseArgs({
+  options: {
+    servers: { type: "string", default: "malachite,mosquitto,aedes" },
+    scenarios: { type: "string", default: "ingest,fanin,latency,storm,crash" },
+    "ingest-devices": { type: "string", default: "10" },
+    "ingest-window": { type: "string", default: "50" },
+    "ingest-seconds": { type: "string", default: "10" },
+    "ingest-reps": { type: "string", default: "3" },
+    "fanin-devices": { type: "string", default: "1000" },
+    "fanin-seconds": { type: "string", default: "10" },
+    "latency-seconds": { type: "string", default: "5" },
+    warmup: { type: "string", default: "2" },
+    storm: { type: "string", default: "2000" },
+    "storm-concurrency": { type: "string", default: "100" },
+    "crash-cycles": { type: "string", default: "5" },
+    payload: { type: "string", default: "256" },
+    "no-pin": { type: "boolean", default: false },
+    profile: { type: "string" },
+    keep: { type: "boolean", default: false },
+    timeout: { type: "string", default: "330" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(
+    "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes[,malachite-memory]] [--scenarios ingest,fanin,latency,storm,crash]\n" +
+      "  [--ingest-devices 10] [--ingest-window 50] [--ingest-seconds 10] [--ingest-reps 3] [--fanin-devices 1000] [--fanin-seconds 10]\n" +
+      "  [--latency-seconds 5] [--warmup 2] [--storm 2000] [--storm-concurrency 100] [--crash-cycles 5] [--payload 256]\n" +
+      "  [--no-pin] [--profile DIR] [--keep] [--timeout 330]\n",
+  );
+  process.exit(0);
+}
+
+function positiveInt(name: string, text: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`--${name} must be an integer from ${min} to ${max}; got ${text}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "malachite-memory"] as const;
+type ServerKind = (typeof SERVER_KINDS)[number];
+const SCENARIOS = ["ingest", "fanin", "latency", "storm", "crash"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
+  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      process.stderr.write(`--${name}: '${item}' is not one of ${allowed.join(", ")}\n`);
+      process.exit(2);
+    }
+  }
+  return items as T[];
+}
+const SERVERS = list("servers", opts.servers, SERVER_KINDS);
+const RUN = new Set<Scenario>(list("scenarios", opts.scenarios, SCENARIOS));
+const INGEST_DEVICES = positiveInt("ingest-devices", opts["ingest-devices"], 5000);
+const INGEST_WINDOW = positiveInt("ingest-window", opts["ingest-window"], 1000);
+const INGEST_SECONDS = positiveInt("ingest-seconds", opts["ingest-seconds"], 600);
+const INGEST_REPS = positiveInt("ingest-reps", opts["ingest-reps"], 20);
+const FANIN_DEVICES = positiveInt("fanin-devices", opts["fanin-devices"], 15_000);
+const FANIN_SECONDS = positiveInt("fanin-seconds", opts["fanin-seconds"], 600);
+const LATENCY_SECONDS = positiveInt("latency-seconds", opts["latency-seconds"], 600);
+const WARMUP_S = positiveInt("warmup", opts.warmup, 60, 0);
+const STORM = positiveInt("storm", opts.storm, 15_000);
+const STORM_CONCURRENCY = positiveInt("storm-concurrency", opts["storm-concurrency"], 1000);
+const CRASH_CYCLES = positiveInt("crash-cycles", opts["crash-cycles"], 200);
+const PAYLOAD = positiveInt("payload", opts.payload, 256 * 1024, 64);
+const TIMEOUT_S = positiveInt("timeout", opts.timeout, 24 * 3600);
+const PROFILE_DIR = opts.profile === undefined ? undefined : resolve(opts.profile);
+const CRASH_DEVICES = 10;
+const CRASH_WINDOW = 50;
+/** Devices the hub needs: the storm uses its own, so no storm connection displaces another. */
+const DEVICES = Math.max(RUN.has("ingest") ? INGEST_DEVICES : 0, RUN.has("fanin") ? FANIN_DEVICES : 0, RUN.has("storm") ? STORM : 0, 1);
+
+const log = (text: string): void => void process.stderr.write(`${text}\n`);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Machine facts, pinning, clean-up
+
+function sh(command: string, args: string[]): string | undefined {
+  const result = spawnSync(command, args, { encoding: "utf8" });
+  return result.status === 0 ? result.stdout.trim() : undefined;
+}
+
+const clockTicks = Number(sh("getconf", ["CLK_TCK"]) ?? "100");
+const nproc = Number(sh("nproc", []) ?? "1");
+const hasTaskset = sh("taskset", ["--version"]) !== undefined;
+const pinned = !opts["no-pin"] && hasTaskset && nproc >= 2;
+const hasSetpriv = (sh("setpriv", ["--help"]) ?? "").includes("pdeathsig");
+const mosquittoVersion = /mosquitto version (\S+)/.exec(spawnSync(MOSQUITTO, ["-h"], { encoding: "utf8" }).stdout ?? "")?.[1] ?? "?";
+const pkgVersion = (name: string): string => {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+};
+const workDir = mkdtempSync(join(tmpdir(), "malachite-bench-mqtt-"));
+const gitHead = sh("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]) ?? "?";
+// --no-optional-locks: a read-only look that never refreshes the index, as other people work in this checkout.
+const srcDirty = spawnSync("git", ["-C", ROOT, "--no-optional-locks", "diff", "--quiet", "HEAD", "--", "src"]).status === 1;
+const fsType = sh("df", ["-T", workDir])?.split("\n")[1]?.split(/\s+/)[1] ?? "?";
+
+const children = new Set<ChildProcess>();
+function killChildren(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+}
+process.on("exit", () => {
+  killChildren();
+  if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
+});
+process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
+const deadline = setTimeout(() => {
+  log(`mqtt benchmark: still running after --timeout ${TIMEOUT_S} s; stopping`);
+  process.exit(1);
+}, TIMEOUT_S * 1000);
+deadline.unref();
+
+if (pinned) {
+  // -a: every thread of this process, so libuv and V8 helper threads stay off the server's core too.
+  if (sh("taskset", ["-a", "-cp", "1", String(process.pid)]) === undefined) throw new Error("taskset could not pin the generator");
+}
+
+/** Spawns a server process on core 0; with setpriv it also dies with this process (PR_SET_PDEATHSIG). */
+function spawnServer(command: string, args: string[], stdio: "pipe-json" | "quiet"): ChildProcess {
+  let argv = [command, ...args];
+  if (hasSetpriv) argv = ["setpriv", "--pdeathsig", "KILL", ...argv];
+  if (pinned) argv = ["taskset", "-c", "0", ...argv];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: ROOT,
+    stdio: stdio === "pipe-json" ? ["pipe", "pipe", "inherit"] : ["ignore", "ignore", "pipe"],
+  });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+
+/** utime + stime of a process (all its threads), in CPU-seconds, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
+}
+/** utime and stime (fields 14 and 15 of /proc/PID/stat), in CPU-seconds. */
+function cpuTimes(pid: number): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / clockTicks, sys: Number(fields[12]) / clockTicks };
+}
+
+/**
+ * From /proc/stat, in CPU-seconds since boot: time every core spent running tasks (user, nice, system), interrupt
+ * and softirq time on the server's core (loopback TCP is processed there in softirq for the packets the server sends,
+ * and charged to no process), and time the hypervisor stole from the VM.
+ */
+function machineTimes(): { tasks: number; serverCoreIrq: number; steal: number } {
+  const lines = readFileSync("/proc/stat", "utf8").split("\n");
+  const parse = (line: string | undefined): number[] => (line ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = parse(lines[0]);
+  const core = parse(lines.find((l) => l.startsWith(pinned ? "cpu0 " : "cpu ")));
+  return { tasks: (user + nice + system) / clockTicks, serverCoreIrq: ((core[5] ?? 0) + (core[6] ?? 0)) / clockTicks, steal: steal / clockTicks };
+}
+
+interface Noise {
+  /** CPU-seconds other processes used (task time minus server and generator). */
+  othersS: number;
+  serverCoreIrqS: number;
+  stealS: number;
+}
+function noiseSince(m0: ReturnType<typeof machineTimes>, serverCpuS: number, generatorCpuS: number): Noise {
+  const m1 = machineTimes();
+  return {
+    othersS: Math.max(0, m1.tasks - m0.tasks - serverCpuS - generatorCpuS),
+    serverCoreIrqS: m1.serverCoreIrq - m0.serverCoreIrq,
+    stealS: m1.steal - m0.steal,
+  };
+}
+const noiseText = (n: Noise, seconds: number): string =>
+  `${((n.othersS / seconds) * 100).toFixed(0)} / ${((n.serverCoreIrqS / seconds) * 100).toFixed(0)} / ${((n.stealS / seconds) * 100).toFixed(0)}`;
+
+function procStatus(pid: number, key: string): number {
+  const match = new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match === null ? NaN : Number(match[1]);
+}
+/** Times the kernel took the CPU from a process that still wanted it: something else ran on its core. */
+const involuntarySwitches = (pid: number): number => procStatus(pid, "nonvoluntary_ctxt_switches");
+const rssMiB = (pid: number): number => procStatus(pid, "VmRSS") / 1024;
+const peakRssMiB = (pid: number): number => procStatus(pid, "VmHWM") / 1024;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the server has used < 2 % of a core over 300 ms (what the previous step left behind is done), max 10 s. */
+async function waitIdle(pid: number): Promise<void> {
+  const until = performance.now() + 10_000;
+  while (performance.now() < until) {
+    const c0 = cpuSeconds(pid);
+    await sleep(300);
+    if (cpuSeconds(pid) - c0 <= 0.006) return;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createNetServer();
+    server.once("error", reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server process exited (code ${child.exitCode}, signal ${child.signalCode})`);
+    const ok = await new Promise<boolean>((r) => {
+      const s = netConnect(port, HOST);
+      s.once("connect", () => (s.destroy(), r(true)));
+      s.once("error", () => r(false));
+    });
+    if (ok) return;
+    if (performance.now() > until) throw new Error(`nothing listens on ${HOST}:${port} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Servers
+
+interface Server {
+  readonly kind: ServerKind;
+  readonly label: string;
+  /** How durable a PUBACK is, stated on every result. */
+  readonly durability: string;
+  readonly pid: number;
+  readonly port: number;
+  /** Malachite checks SAS tokens in CONNECT; the peers take a plain CONNECT. */
+  readonly sas: boolean;
+  command?(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+interface HubServer extends Server {
+  readonly hostName: string;
+  readonly httpsPort: number;
+  readonly ownerKey: string;
+  command(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+function jsonLines(child: ChildProcess): (timeoutMs: number) => Promise<Record<string, unknown>> {
+  const queue: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ resolve: (e: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
+  let ended: Error | undefined;
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      log(`server: ${line}`);
+      return;
+    }
+    const waiter = waiters.shift();
+    if (waiter === undefined) queue.push(event);
+    else waiter.resolve(event);
+  });
+  child.on("exit", (code, signal) => {
+    ended = new Error(`the server process exited (code ${code}, signal ${signal})`);
+    for (const waiter of waiters.splice(0)) waiter.reject(ended);
+  });
+  return (timeoutMs) => {
+    const queued = queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (ended !== undefined) return Promise.reject(ended);
+    return new Promise((resolveEvent, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the server process did not answer within ${timeoutMs} ms`)), timeoutMs);
+      waiters.push({
+        resolve: (e) => (clearTimeout(timer), resolveEvent(e)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+    });
+  };
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) r();
+    else child.once("exit", () => r());
+  });
+}
+
+async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory"): Promise<HubServer> {
+  const args = [
+    "--import", "tsx", join(ROOT, "bench/mqtt-hub.ts"), "--data-dir", dataDir, "--host", HOST,
+    "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem"), "--storage", storage,
+  ];
+  const child = spawnServer(process.execPath, args, "pipe-json");
+  const next = jsonLines(child);
+  const ready = await next(60_000);
+  const key = /SharedAccessKey=([^;]+)/.exec(String(ready["connectionString"]))?.[1];
+  if (ready["event"] !== "ready" || typeof ready["mqttPort"] !== "number" || key === undefined) {
+    throw new Error(`unexpected first message from the hub: ${JSON.stringify(ready)}`);
+  }
+  const exited = exitOf(child);
+  return {
+    kind: storage === "sqlite" ? "malachite" : "malachite-memory",
+    label: storage === "sqlite" ? "Malachite" : "Malachite MEMORY",
+    durability:
+      storage === "sqlite"
+        ? "FULL: PUBACK after the fsync'd SQLite WAL group commit"
+        : "MEMORY: in-memory telemetry log and store (not for production; isolates the protocol path from SQLite)",
+    pid: Number(ready["pid"]),
+    port: ready["mqttPort"],
+    sas: true,
+    hostName: String(ready["hostName"]),
+    httpsPort: Number(ready["httpsPort"]),
+    ownerKey: key,
+    async command(cmd) {
+      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+      const answer = await next(60_000);
+      if (answer["event"] !== "done") throw new Error(`hub command ${JSON.stringify(cmd)} failed: ${String(answer["message"] ?? JSON.stringify(answer))}`);
+      return answer;
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+async function startMosquitto(tlsDir: string): Promise<Server> {
+  const port = await freePort();
+  const confPath = join(workDir, "mosquitto.conf");
+  // persistence false: everything in memory, nothing written to disk; a PUBACK is sent on receipt. (The Debian default
+  // config, persistence true, only snapshots at exit, on SIGUSR1 and every autosave_interval (1800 s), so during a
+  // 10 s scenario it behaves the same.) `user root` keeps the privileges of this process: as root, mosquitto would
+  // otherwise switch to the mosquitto user, which cannot read the key in the private temporary directory, and the
+  // credential change would clear the parent-death signal that stops it if this benchmark dies.
+  writeFileSync(
+    confPath,
+    [
+      `user ${process.getuid?.() === 0 ? "root" : (process.env["USER"] ?? "root")}`,
+      "per_listener_settings false",
+      "allow_anonymous true",
+      "persistence false",
+      "set_tcp_nodelay true",
+      "max_queued_messages 100000",
+      "max_inflight_messages 100",
+      "log_dest stderr",
+      "log_type error",
+      `listener ${port} ${HOST}`,
+      `certfile ${join(tlsDir, "server.pem")}`,
+      `keyfile ${join(tlsDir, "server-key.pem")}`,
+      "",
+    ].join("\n"),
+  );
+  const child = spawnServer(MOSQUITTO, ["-c", confPath], "quiet");
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => void (stderr += c.toString("utf8")));
+  try {
+    await waitForPort(port, child, 10_000);
+  } catch (error) {
+    throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
+  }
+  const exited = exitOf(child);
+  return {
+    kind: "mosquitto",
+    label: `Mosquitto ${mosquittoVersion}`,
+    durability: "memory (persistence false): PUBACK on receipt",
+    pid: child.pid!,
+    port,
+    sas: false,
+    async close() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+async function startAedes(tlsDir: string): Promise<Server> {
+  const args = ["--import", "tsx", join(ROOT, "bench/mqtt-aedes.ts"), "--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem")];
+  const child = spawnServer(process.execPath, args, "pipe-json");
+  const ready = await jsonLines(child)(60_000);
+  if (ready["event"] !== "ready" || typeof ready["port"] !== "number") throw new Error(`unexpected first message from aedes: ${JSON.stringify(ready)}`);
+  const exited = exitOf(child);
+  return {
+    kind: "aedes",
+    label: `Aedes ${String(ready["version"])}`,
+    durability: "memory (default aedes-persistence): PUBACK once the message is in memory",
+    pid: Number(ready["pid"]),
+    port: ready["port"],
+    sas: false,
+    async close() {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Devices: created in the hub with keys we choose (the bulk reply does not return keys)
+
+interface Device {
+  readonly id: string;
+  readonly key: string;
+}
+
+const deviceId = (prefix: string, i: number): string => `${prefix}-${String(i + 1).padStart(6, "0")}`;
+function makeDevices(prefix: string, n: number): Device[] {
+  return Array.from({ length: n }, (_, i) => ({ id: deviceId(prefix, i), key: randomBytes(32).toString("base64") }));
+}
+
+async function createDevices(hub: HubServer, ca: string, devices: readonly Device[]): Promise<{ seconds: number }> {
+  const agent = new Agent({ keepAlive: true, ca, maxSockets: 4 });
+  const token = createSasToken(hub.hostName, hub.ownerKey, Math.ceil(Date.now() / 1000) + 3600, "iothubowner");
+  const post = (body: string): Promise<{ status: number; text: string }> =>
+    new Promise((resolveReply, reject) => {
+      const req = request(
+        {
+          host: HOST,
+          port: hub.httpsPort,
+          method: "POST",
+          path: `/devices?${API}`,
+          agent,
+          headers: { authorization: token, "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(body)) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolveReply({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+          res.on("error", reject);
+        },
+      );
+      req.setTimeout(60_000, () => req.destroy(new Error("bulk create got no answer within 60 s")));
+      req.on("error", reject);
+      req.end(body);
+    });
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const from = next;
+      next += 100;
+      if (from >= devices.length) return;
+      const records = devices.slice(from, from + 100).map((d) => ({
+        id: d.id,
+        importMode: "create",
+        authentication: { type: "sas", symmetricKey: { primaryKey: d.key, secondaryKey: d.key } },
+      }));
+      const reply = await post(JSON.stringify(records));
+      if (reply.status !== 200 || (JSON.parse(reply.text) as { isSuccessful?: boolean }).isSuccessful !== true) {
+        throw new Error(`bulk create answered ${reply.status}: ${reply.text.slice(0, 500)}`);
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  agent.destroy();
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Frames
+
+/** CONNECT as the Azure SDK sends it (MQTT 3.1.1, clean session false, keep-alive 60 s); SAS only for Malachite. */
+function connectFrame(server: Server, hostName: string, device: Device): Buffer {
+  const packet: mqtt.IConnectPacket = { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: false, clientId: device.id, keepalive: 60 };
+  if (server.sas) {
+    packet.username = `${hostName}/${device.id}/?${API}`;
+    // The SDK signs and sends the URL-encoded resource; device-auth checks the signature over sr as sent and
+    // decodes sr to check it covers {host}/devices/{id}.
+    const resource = encodeURIComponent(`${hostName}/devices/${device.id}`);
+    packet.password = Buffer.from(createSasToken(resource, device.key, Math.ceil(Date.now() / 1000) + 3600));
+  }
+  return mqtt.generate(packet);
+}
+
+const COUNTER_DIGITS = 12;
+
+/** A QoS 1 PUBLISH template: where its packet id and body counter are, so a copy can be patched in place. */
+interface PublishTemplate {
+  readonly frame: Buffer;
+  readonly idOffset: number;
+  readonly counterOffset: number;
+}
+
+/** Body: `{"deviceId":"dev-000001","n":000000000000,"pad":"xxx…"}`, padded to the payload size. */
+function publishTemplate(id: string): PublishTemplate {
+  const head = `{"deviceId":"${id}","n":${"0".repeat(COUNTER_DIGITS)},"pad":"`;
+  const padding = PAYLOAD - head.length - 2;
+  if (padding < 0) throw new Error(`--payload ${PAYLOAD} is too small for the body`);
+  const body = Buffer.from(`${head}${"x".repeat(padding)}"}`);
+  const topic = `devices/${id}/messages/events/`;
+  const frame = mqtt.generate({ cmd: "publish", topic, payload: body, qos: 1, messageId: 0x1234, retain: false, dup: false });
+  const bodyOffset = frame.length - body.length;
+  const idOffset = bodyOffset - 2;
+  if (frame.readUInt16BE(idOffset) !== 0x1234) throw new Error("unexpected PUBLISH layout");
+  return { frame, idOffset, counterOffset: bodyOffset + head.indexOf('"n":') + 4 };
+}
+
+function bodyCounter(body: Buffer): { deviceId: string; n: number } | undefined {
+  const match = /^\{"deviceId":"([^"]+)","n":(\d+),/.exec(body.subarray(0, 80).toString("latin1"));
+  return match === null ? undefined : { deviceId: match[1]!, n: Number(match[2]) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The load generator
+
+/** Ack latency histogram: 1 µs buckets below 10 ms, 100 µs buckets from 10 ms to 10 s, then one overflow bucket. */
+class Histogram {
+  static readonly FINE = 10_000;
+  readonly fine = new Uint32Array(Histogram.FINE);
+  readonly coarse = new Uint32Array(100_000);
+  count = 0;
+  over = 0;
+  max = 0;
+  record(us: number): void {
+    if (us < Histogram.FINE) this.fine[us < 0 ? 0 : Math.floor(us)]!++;
+    else if (us < 10_000_000) this.coarse[Math.floor(us / 100)]!++;
+    else this.over++;
+    if (us > this.max) this.max = us;
+    this.count++;
+  }
+  /** In milliseconds: the middle of the bucket holding the q-quantile. */
+  quantile(q: number): number {
+    if (this.count === 0) return NaN;
+    const rank = Math.max(1, Math.ceil(q * this.count));
+    let seen = 0;
+    for (let b = 0; b < this.fine.length; b++) {
+      seen += this.fine[b]!;
+      if (seen >= rank) return (b + 0.5) / 1000;
+    }
+    for (let b = Histogram.FINE / 100; b < this.coarse.length; b++) {
+      seen += this.coarse[b]!;
+      if (seen >= rank) return (b * 100 + 50) / 1000;
+    }
+    return this.max / 1000;
+  }
+}
+
+/** State shared by every connection of one load. */
+class Load {
+  running = false;
+  acked = 0;
+  recording = false;
+  readonly histogram = new Histogram();
+  errors = 0;
+  lastError = "";
+}
+
+/** Connections with window space, topped up together in a setImmediate after the poll phase has read every socket. */
+const toFill = new Set<Conn>();
+let fillScheduled = false;
+function scheduleFill(conn: Conn): void {
+  toFill.add(conn);
+  if (fillScheduled) return;
+  fillScheduled = true;
+  setImmediate(() => {
+    fillScheduled = false;
+    const now = performance.now();
+    for (const c of toFill) c.fill(now);
+    toFill.clear();
+  });
+}
+
+class Conn {
+  readonly socket: TLSSocket;
+  readonly ready: Promise<void>;
+  readonly startedAt = performance.now();
+  connectedAt = NaN;
+  closed = false;
+  inflight = 0;
+  /** The next body counter. */
+  seq = 0;
+  /** Counters acknowledged (crash scenario): acked[n] = 1. */
+  acked: Uint8Array | undefined;
+  readonly #load: Load;
+  readonly #t: PublishTemplate | undefined;
+  readonly #window: number;
+  /** Top the window up only once this many slots are free (1 for small windows): fewer, larger writes. */
+  readonly #minBatch: number;
+  readonly #ring: number;
+  readonly #sentAt: Float64Array;
+  readonly #seqOf: Float64Array;
+  #nextId = 0;
+  #leftover: Buffer | undefined;
+  #onConnack: ((rc: number) => void) | undefined;
+
+  constructor(port: number, context: SecureContext, connect: Buffer, load: Load, template: PublishTemplate | undefined, window: number, trackAcks: boolean) {
+    this.#load = load;
+    this.#t = template;
+    this.#window = window;
+    this.#minBatch = Math.max(1, Math.floor(window / 8));
+    // Packet ids cycle over 1..ring; with at most `window` in flight and PUBACKs in order, an id is free again long
+    // before it comes round.
+    this.#ring = Math.min(65535, Math.max(64, window * 4));
+    this.#sentAt = new Float64Array(this.#ring);
+    this.#seqOf = new Float64Array(trackAcks ? this.#ring : 0);
+    if (trackAcks) this.acked = new Uint8Array(1 << 16);
+    this.socket = tlsConnect({ host: HOST, port, secureContext: context });
+    this.socket.setNoDelay(true);
+    this.ready = new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error("no CONNACK within 30 s"));
+        this.socket.destroy();
+      }, 30_000);
+      this.#onConnack = (rc) => {
+        clearTimeout(timer);
+        this.#onConnack = undefined;
+        if (rc === 0) {
+          this.connectedAt = performance.now();
+          resolveReady();
+        } else {
+          reject(new Error(`CONNACK return code ${rc}`));
+          this.socket.destroy();
+        }
+      };
+      this.socket.once("close", () => {
+        clearTimeout(timer);
+        if (this.#onConnack !== undefined) reject(new Error("the connection closed before CONNACK"));
+      });
+    });
+    this.ready.catch(() => undefined);
+    this.socket.once("secureConnect", () => this.socket.write(connect));
+    this.socket.on("data", (chunk: Buffer) => this.#data(chunk));
+    this.socket.on("error", (error) => {
+      load.errors++;
+      load.lastError = error.message;
+    });
+    this.socket.on("close", () => (this.closed = true));
+  }
+
+  #data(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.#leftover !== undefined) {
+      buf = Buffer.concat([this.#leftover, chunk]);
+      this.#leftover = undefined;
+    }
+    const now = performance.now();
+    const load = this.#load;
+    let i = 0;
+    for (;;) {
+      if (i + 2 > buf.length) break;
+      let len = 0;
+      let mul = 1;
+      let j = i + 1;
+      let b = 0;
+      let complete = true;
+      do {
+        if (j >= buf.length) {
+          complete = false;
+          break;
+        }
+        b = buf[j++]!;
+        len += (b & 127) * mul;
+        mul *= 128;
+      } while (b & 128);
+      if (!complete || j + len > buf.length) break;
+      const type = buf[i]! >> 4;
+      if (type === 4) {
+        // PUBACK
+        const slot = ((buf[j]! << 8) | buf[j + 1]!) - 1;
+        this.inflight--;
+        load.acked++;
+        if (load.recording) load.histogram.record((now - this.#sentAt[slot]!) * 1000);
+        let bits = this.acked;
+        if (bits !== undefined) {
+          const n = this.#seqOf[slot]!;
+          while (n >= bits.length) {
+            const grown: Uint8Array = new Uint8Array(bits.length * 2);
+            grown.set(bits);
+            bits = this.acked = grown;
+          }
+          bits[n] = 1;
+        }
+      } else if (type === 2) {
+        this.#onConnack?.(buf[j + 1]!);
+      }
+      i = j + len;
+    }
+    if (i < buf.length) this.#leftover = Buffer.from(buf.subarray(i));
+    // Top the window up once per turn of the event loop, not once per 'data' event: a server that writes each PUBACK
+    // in its own TLS record (Mosquitto) would otherwise cost the generator one write per message.
+    if (this.#load.running) scheduleFill(this);
+  }
+
+  /** Tops the window up with one write. */
+  fill(now = performance.now()): void {
+    const t = this.#t;
+    if (!this.#load.running || this.closed || t === undefined) return;
+    const k = this.#window - this.inflight;
+    if (k <= 0 || k < this.#minBatch) return;
+    const size = t.frame.length;
+    const out = Buffer.allocUnsafe(k * size);
+    for (let m = 0; m < k; m++) {
+      const base = m * size;
+      t.frame.copy(out, base);
+      const slot = this.#nextId;
+      this.#nextId = slot + 1 === this.#ring ? 0 : slot + 1;
+      const id = slot + 1;
+      out[base + t.idOffset] = id >> 8;
+      out[base + t.idOffset + 1] = id & 255;
+      let v = this.seq;
+      for (let d = t.counterOffset + base + COUNTER_DIGITS - 1; d >= t.counterOffset + base; d--) {
+        out[d] = 48 + (v % 10);
+        v = Math.floor(v / 10);
+      }
+      this.#sentAt[slot] = now;
+      if (this.#seqOf.length > 0) this.#seqOf[slot] = this.seq;
+      this.seq++;
+    }
+    this.inflight += k;
+    this.socket.write(out);
+  }
+
+  /** DISCONNECT and close. */
+  end(): void {
+    if (this.closed) return;
+    this.socket.end(Buffer.from([0xe0, 0x00]));
+  }
+}
+
+/** Opens connections with bounded concurrency; throws on the first failure. */
+async function openConns(
+  server: Server,
+  context: SecureContext,
+  frames: readonly Buffer[],
+  load: Load,
+  templates: readonly (PublishTemplate | undefined)[],
+  window: number,
+  trackAcks = false,
+): Promise<Conn[]> {
+  const conns = new Array<Conn>(frames.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= frames.length) return;
+      const conn = new Conn(server.port, context, frames[i]!, load, templates[i], window, trackAcks);
+      conns[i] = conn;
+      await conn.ready;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(100, frames.length) }, worker));
+  return conns;
+}
+
+async function closeConns(conns: readonly Conn[]): Promise<void> {
+  await Promise.all(
+    conns.map(
+      (c) =>
+        new Promise<void>((r) => {
+          if (c === undefined || c.closed) return r();
+          const timer = setTimeout(() => (c.socket.destroy(), r()), 5000);
+          c.socket.once("close", () => (clearTimeout(timer), r()));
+          c.end();
+        }),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios 1–3: sustained QoS 1 load
+
+interface CommitStats {
+  commits: number;
+  records: number;
+  meanRecords: number;
+  p50Records: number;
+  maxRecords: number;
+  commitMsTotal: number;
+  commitMsP50: number;
+  commitMsP99: number;
+}
+
+interface LoadWindow {
+  seconds: number;
+  msgs: number;
+  perS: number;
+  serverCpuS: number;
+  /** Of which in the kernel (stime). */
+  serverSysS: number;
+  cpuMsPer1k: number;
+  genCpuS: number;
+  /** What else used the machine meanwhile. */
+  noise: Noise;
+  preempted: number;
+  /** Acked msgs/s in each whole second of the window. */
+  perSecond: number[];
+  commits: CommitStats | undefined;
+}
+
+interface LoadResult {
+  devices: number;
+  window: number;
+  windows: LoadWindow[];
+  /** The window with the median rate. */
+  median: LoadWindow;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  unackedAtStop: number;
+  errors: number;
+  cipher: string;
+}
+
+async function runLoad(
+  server: Server,
+  name: string,
+  context: SecureContext,
+  frames: readonly Buffer[],
+  templates: readonly PublishTemplate[],
+  window: number,
+  warmupS: number,
+  windowSeconds: readonly number[],
+): Promise<LoadResult> {
+  const load = new Load();
+  const conns = await openConns(server, context, frames, load, templates, window);
+  const cipher = `${conns[0]!.socket.getProtocol() ?? "?"} ${conns[0]!.socket.getCipher().name}`;
+  load.running = true;
+  for (const c of conns) c.fill();
+  await sleep(warmupS * 1000);
+  load.recording = true;
+  const windows: LoadWindow[] = [];
+  for (const seconds of windowSeconds) {
+    if (server.command !== undefined) await server.command({ cmd: "commit-stats" }); // resets the hub's counters
+    if (PROFILE_DIR !== undefined && server.kind === "malachite" && windows.length === 0) await server.command!({ cmd: "profile-start" });
+    const a0 = load.acked;
+    const c0 = cpuTimes(server.pid);
+    const s0 = involuntarySwitches(server.pid);
+    const g0 = process.cpuUsage();
+    const m0 = machineTimes();
+    const t0 = performance.now();
+    const perSecond: number[] = [];
+    let last = a0;
+    for (let s = 0; s < seconds; s++) {
+      await sleep(t0 + (s + 1) * 1000 - performance.now());
+      perSecond.push(load.acked - last);
+      last = load.acked;
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const msgs = load.acked - a0;
+    const c1 = cpuTimes(server.pid);
+    const serverSysS = c1.sys - c0.sys;
+    const serverCpuS = c1.user + c1.sys - c0.user - c0.sys;
+    const g = process.cpuUsage(g0);
+    const noise = noiseSince(m0, serverCpuS, (g.user + g.system) / 1e6);
+    const preempted = involuntarySwitches(server.pid) - s0;
+    let commits: CommitStats | undefined;
+    if (server.command !== undefined) commits = (await server.command({ cmd: "commit-stats" }))["stats"] as CommitStats;
+    if (PROFILE_DIR !== undefined && server.kind === "malachite" && windows.length === 0) {
+      const path = join(PROFILE_DIR, `${name}.cpuprofile`);
+      await server.command!({ cmd: "profile-stop", path });
+      log(`    profile written: ${path} (first window only)`);
+    }
+    const w: LoadWindow = {
+      seconds: elapsed,
+      msgs,
+      perS: msgs / elapsed,
+      serverCpuS,
+      serverSysS,
+      cpuMsPer1k: msgs === 0 ? NaN : (serverCpuS / msgs) * 1e6,
+      genCpuS: (g.user + g.system) / 1e6,
+      noise,
+      preempted,
+      perSecond,
+      commits,
+    };
+    windows.push(w);
+    log(
+      `    window ${windows.length}: ${int(w.perS)} msgs/s, server ${((serverCpuS / elapsed) * 100).toFixed(0)} % of a core, ` +
+        `${w.cpuMsPer1k.toFixed(1)} CPU-ms/1k, generator ${((w.genCpuS / elapsed) * 100).toFixed(0)} %, others/irq/steal ${noiseText(w.noise, elapsed)} %` +
+        (commits === undefined || commits.commits === 0 ? "" : `, ${int(commits.commits / elapsed)} commits/s of ${commits.meanRecords.toFixed(1)} records`),
+    );
+  }
+  load.recording = false;
+  load.running = false;
+  // Drain: wait for what is in flight, at most 10 s.
+  const until = performance.now() + 10_000;
+  while (conns.some((c) => c.inflight > 0 && !c.closed) && performance.now() < until) await sleep(20);
+  const unackedAtStop = conns.reduce((s, c) => s + Math.max(0, c.inflight), 0);
+  await closeConns(conns);
+  if (load.errors > 0) log(`    ${load.errors} socket error(s), the last: ${load.lastError}`);
+  const sorted = [...windows].sort((a, b) => a.perS - b.perS);
+  return {
+    devices: frames.length,
+    window,
+    windows,
+    median: sorted[Math.floor((sorted.length - 1) / 2)]!,
+    p50Ms: load.histogram.quantile(0.5),
+    p99Ms: load.histogram.quantile(0.99),
+    maxMs: load.histogram.max / 1000,
+    unackedAtStop,
+    errors: load.errors,
+    cipher,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 4: connection storm
+
+interface StormResult {
+  attempted: number;
+  ok: number;
+  failed: number;
+  failures: Map<string, number>;
+  wallS: number;
+  serverCpuS: number;
+  serverSysS: number;
+  /** What else used the machine over the storm and the 500 ms after it. */
+  noise: Noise;
+  noiseSeconds: number;
+  perCpuS: number;
+  perWallS: number;
+  p50Ms: number;
+  p99Ms: number;
+  genCpuS: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  preempted: number;
+}
+
+async function storm(server: Server, name: string, context: SecureContext, frames: readonly Buffer[], concurrency: number): Promise<StormResult> {
+  const load = new Load();
+  const conns: Conn[] = [];
+  const failures = new Map<string, number>();
+  const latencies: number[] = [];
+  let ok = 0;
+  let next = 0;
+  const rssBeforeMiB = rssMiB(server.pid);
+  if (PROFILE_DIR !== undefined && server.kind === "malachite") await server.command!({ cmd: "profile-start" });
+  const c0 = cpuTimes(server.pid);
+  const s0 = involuntarySwitches(server.pid);
+  const g0 = process.cpuUsage();
+  const m0 = machineTimes();
+  const t0 = performance.now();
+  let lastAt = t0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= frames.length) return;
+      const conn = new Conn(server.port, context, frames[i]!, load, undefined, 0, false);
+      conns.push(conn);
+      try {
+        await conn.ready;
+        ok++;
+        lastAt = performance.now();
+        latencies.push(conn.connectedAt - conn.startedAt);
+      } catch (error) {
+        const why = (error as Error).message;
+        failures.set(why, (failures.get(why) ?? 0) + 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, frames.length) }, worker));
+  const wallS = (lastAt - t0) / 1000;
+  const g = process.cpuUsage(g0);
+  // Let the server finish what the CONNECTs started (session tickets, presence, store writes), with every connection
+  // still open and idle, then read its CPU.
+  await sleep(500);
+  const c1 = cpuTimes(server.pid);
+  const serverCpuS = c1.user + c1.sys - c0.user - c0.sys;
+  const serverSysS = c1.sys - c0.sys;
+  // The generator's CPU after the last CONNACK is not counted: it was idle, waiting.
+  const noise = noiseSince(m0, serverCpuS, (g.user + g.system) / 1e6);
+  const noiseSeconds = (performance.now() - t0) / 1000;
+  const preempted = involuntarySwitches(server.pid) - s0;
+  const rssAfterMiB = rssMiB(server.pid);
+  if (PROFILE_DIR !== undefined && server.kind === "malachite") {
+    const path = join(PROFILE_DIR, `${name}.cpuprofile`);
+    await server.command!({ cmd: "profile-stop", path });
+    log(`    profile written: ${path}`);
+  }
+  await closeConns(conns);
+  latencies.sort((a, b) => a - b);
+  return {
+    attempted: frames.length,
+    ok,
+    failed: frames.length - ok,
+    failures,
+    wallS,
+    serverCpuS,
+    serverSysS,
+    noise,
+    noiseSeconds,
+    perCpuS: ok / serverCpuS,
+    perWallS: ok / wallS,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    genCpuS: (g.user + g.system) / 1e6,
+    rssBeforeMiB,
+    rssAfterMiB,
+    preempted,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 5: kill -9 during ingest
+
+interface CrashCycle {
+  ingestS: number;
+  acked: number;
+  perS: number;
+  /** After the kill: spawn → the hub's ready line (node + tsx start, SQLite open and WAL recovery, listeners). */
+  readyMs: number;
+  /** After the kill: spawn → the first CONNACK. */
+  restartMs: number;
+}
+
+interface CrashResult {
+  cycles: CrashCycle[];
+  acked: number;
+  stored: number;
+  missing: number;
+  missingExamples: string[];
+  duplicates: number;
+  storedNotAcked: number;
+  corrupt: number;
+}
+
+async function crashScenario(tlsDir: string, caPem: string, context: SecureContext): Promise<CrashResult> {
+  const dataDir = join(workDir, "crash-data");
+  const devices = makeDevices("crash", CRASH_DEVICES);
+  const templates = devices.map((d) => publishTemplate(d.id));
+  let hub = await startMalachite(dataDir, tlsDir, "sqlite");
+  await createDevices(hub, caPem, devices);
+  const acked = devices.map(() => new Uint8Array(1 << 16));
+  const nextSeq = devices.map(() => 0);
+  const cycles: CrashCycle[] = [];
+  let restartMs: number;
+  for (let cycle = 1; cycle <= CRASH_CYCLES; cycle++) {
+    const load = new Load();
+    const frames = devices.map((d) => connectFrame(hub, hub.hostName, d));
+    const conns = await openConns(hub, context, frames, load, templates, CRASH_WINDOW, true);
+    conns.forEach((c, i) => (c.seq = nextSeq[i]!));
+    load.running = true;
+    const t0 = performance.now();
+    for (const c of conns) c.fill();
+    // Kill somewhere in 1–3 s of ingest: a point in the middle of group commits, not at a quiet moment.
+    await sleep(1000 + Math.random() * 2000);
+    await hub.kill();
+    const ingestS = (performance.now() - t0) / 1000;
+    load.running = false;
+    await sleep(100);
+    let cycleAcked = 0;
+    conns.forEach((c, i) => {
+      nextSeq[i] = c.seq; // counters never repeat: a message in flight at the kill is either stored or not
+      const bits = c.acked!;
+      let dst = acked[i]!;
+      if (dst.length < bits.length) {
+        const grown = new Uint8Array(bits.length);
+        grown.set(dst);
+        dst = acked[i] = grown;
+      }
+      for (let n = 0; n < bits.length; n++) {
+        if (bits[n] === 1) {
+          dst[n] = 1;
+          cycleAcked++;
+        }
+      }
+      c.socket.destroy();
+    });
+    // Restart on the same data directory; time from spawn to the first CONNACK.
+    const r0 = performance.now();
+    hub = await startMalachite(dataDir, tlsDir, "sqlite");
+    const readyMs = performance.now() - r0;
+    const probe = new Load();
+    const [first] = await openConns(hub, context, [connectFrame(hub, hub.hostName, devices[0]!)], probe, [undefined], 0);
+    restartMs = performance.now() - r0;
+    cycles.push({ ingestS, acked: cycleAcked, perS: cycleAcked / ingestS, readyMs, restartMs });
+    await closeConns([first!]);
+    log(`    cycle ${cycle}: killed after ${ingestS.toFixed(2)} s, ${int(cycleAcked)} acked (${int(cycleAcked / ingestS)}/s); restart: ready ${readyMs.toFixed(0)} ms, first CONNACK ${restartMs.toFixed(0)} ms`);
+  }
+  await hub.close();
+
+  // Read every partition of the telemetry log and check each acknowledged counter is there.
+  const telemetry = SqliteTelemetryLog.open({ path: join(dataDir, "telemetry.db") });
+  const index = new Map(devices.map((d, i) => [d.id, i]));
+  const stored = devices.map(() => new Uint8Array(acked[0]!.length));
+  let storedCount = 0;
+  let duplicates = 0;
+  let corrupt = 0;
+  for (let partition = 0; partition < 4; partition++) {
+    const info = await telemetry.partitionInfo(partition);
+    let from = info.firstSequenceNumber;
+    for (;;) {
+      const records = await telemetry.read({ partition, fromSequenceNumber: from, limit: 5000 });
+      if (records.length === 0) break;
+      for (const record of records) {
+        from = record.sequenceNumber + 1;
+        const parsed = bodyCounter(record.body);
+        const device = parsed === undefined ? undefined : index.get(parsed.deviceId);
+        if (parsed === undefined || device === undefined || record.systemProperties["iothub-connection-device-id"] !== parsed.deviceId || record.body.length !== PAYLOAD) {
+          corrupt++;
+          continue;
+        }
+        let bits = stored[device]!;
+        while (parsed.n >= bits.length) {
+          const grown = new Uint8Array(bits.length * 2);
+          grown.set(bits);
+          bits = stored[device] = grown;
+        }
+        if (bits[parsed.n] === 1) duplicates++;
+        bits[parsed.n] = 1;
+        storedCount++;
+      }
+    }
+  }
+  await telemetry.close();
+  let ackedCount = 0;
+  let missing = 0;
+  let storedNotAcked = 0;
+  const missingExamples: string[] = [];
+  devices.forEach((d, i) => {
+    const a = acked[i]!;
+    const s = stored[i]!;
+    for (let n = 0; n < Math.max(a.length, s.length); n++) {
+      const isAcked = a[n] === 1;
+      const isStored = s[n] === 1;
+      if (isAcked) ackedCount++;
+      if (isAcked && !isStored) {
+        missing++;
+        if (missingExamples.length < 5) missingExamples.push(`${d.id}#${n}`);
+      }
+      if (isStored && !isAcked) storedNotAcked++;
+    }
+  });
+  return { cycles, acked: ackedCount, stored: storedCount, missing, missingExamples, duplicates, storedNotAcked, corrupt };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics and formatting
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
+const ms = (n: number): string => (!Number.isFinite(n) ? "–" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "–");
+const verdict = (ok: boolean): string => (ok ? "PASS" : "MISS");
+
+// ---------------------------------------------------------------------------------------------------------------
+// Main
+
+interface ServerResults {
+  server: Server;
+  ingest?: LoadResult;
+  fanin?: LoadResult;
+  latency?: LoadResult;
+  storm?: StormResult;
+  peakRssMiB?: number;
+  createS?: number;
+}
+
+async function main(): Promise<void> {
+  const command = `npm run bench:mqtt${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  const machine =
+    `nproc ${nproc}, ${cpus()[0]?.model ?? "?"}, Linux ${release()}, node ${process.version}, mqtt-packet ${pkgVersion("mqtt-packet")}, ` +
+    `better-sqlite3 ${pkgVersion("better-sqlite3")}, ${fsType} temp dir, load average ${loadavg()[0]!.toFixed(2)} at start`;
+  const pinning = pinned ? "servers pinned to core 0, load generator to core 1 (taskset)" : "not pinned";
+  log(`mqtt benchmark: servers ${SERVERS.join(", ")}; scenarios ${[...RUN].join(", ")}`);
+  log(`  ${machine}; ${pinning}`);
+  log(`  work dir ${workDir}${opts.keep ? " (kept)" : ""}`);
+  if (!hasSetpriv) log("  (setpriv --pdeathsig is missing: a mosquitto left by a killed run must be stopped by hand)");
+  if (PROFILE_DIR !== undefined) {
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    log("  PROFILING: Malachite runs under the V8 CPU profiler in the first measured window; its numbers are slower");
+  }
+
+  // One CA and one ECDSA P-256 server certificate for 127.0.0.1, served by every server.
+  const tlsDir = join(workDir, "tls");
+  mkdirSync(tlsDir);
+  const ca = await createCertificateAuthority("Malachite bench CA");
+  const serverCert = await issueServerCertificate({ issuer: ca, names: [HOST, "localhost"] });
+  writeFileSync(join(tlsDir, "ca.pem"), ca.certPem);
+  writeFileSync(join(tlsDir, "server.pem"), serverCert.certPem);
+  writeFileSync(join(tlsDir, "server-key.pem"), serverCert.keyPem, { mode: 0o600 });
+  chmodSync(tlsDir, 0o700);
+  const context = createSecureContext({ ca: ca.certPem });
+
+  const devices = makeDevices("dev", DEVICES);
+  const templates = devices.map((d) => publishTemplate(d.id));
+  const frameBytes = templates[0]!.frame.length;
+  const results: ServerResults[] = [];
+
+  const perServer = RUN.has("ingest") || RUN.has("fanin") || RUN.has("latency") || RUN.has("storm");
+  for (const kind of perServer ? SERVERS : []) {
+    const server =
+      kind === "malachite" || kind === "malachite-memory"
+        ? await startMalachite(join(workDir, `data-${kind}`), tlsDir, kind === "malachite" ? "sqlite" : "memory")
+        : kind === "mosquitto"
+          ? await startMosquitto(tlsDir)
+          : await startAedes(tlsDir);
+    const r: ServerResults = { server };
+    results.push(r);
+    log(`${server.label} (pid ${server.pid}, port ${server.port}; ${server.durability})`);
+    const hostName = "hostName" in server ? String(server.hostName) : HOST;
+    if ("httpsPort" in server) {
+      const created = await createDevices(server as HubServer, ca.certPem, devices);
+      r.createS = created.seconds;
+      log(`  ${int(devices.length)} devices created in ${created.seconds.toFixed(2)} s`);
+    }
+    const frames = devices.map((d) => connectFrame(server, hostName, d));
+    const prefix = kind === "malachite" ? "" : `${kind}-`;
+    if (RUN.has("ingest")) {
+      await waitIdle(server.pid);
+      log(`  1. ingest, ${INGEST_DEVICES} devices × ${INGEST_WINDOW} in flight, ${WARMUP_S} s warm-up + ${INGEST_REPS} × ${INGEST_SECONDS} s`);
+      r.ingest = await runLoad(server, `${prefix}ingest`, context, frames.slice(0, INGEST_DEVICES), templates, INGEST_WINDOW, WARMUP_S, Array(INGEST_REPS).fill(INGEST_SECONDS));
+    }
+    if (RUN.has("fanin")) {
+      await waitIdle(server.pid);
+      log(`  2. ${FANIN_DEVICES} devices × 1 in flight, ${WARMUP_S} s warm-up + ${FANIN_SECONDS} s`);
+      r.fanin = await runLoad(server, `${prefix}fanin`, context, frames.slice(0, FANIN_DEVICES), templates, 1, WARMUP_S, [FANIN_SECONDS]);
+    }
+    if (RUN.has("latency")) {
+      await waitIdle(server.pid);
+      log(`  3. one device, one in flight, 1 s warm-up + ${LATENCY_SECONDS} s`);
+      r.latency = await runLoad(server, `${prefix}latency`, context, frames.slice(0, 1), templates, 1, 1, [LATENCY_SECONDS]);
+      log(`    ack p50 ${ms(r.latency.p50Ms)} ms, p99 ${ms(r.latency.p99Ms)} ms`);
+    }
+    if (RUN.has("storm")) {
+      await waitIdle(server.pid);
+      log(`  4. connection storm: ${int(STORM)} TLS connects + CONNECT${server.sas ? " with SAS" : ""}, ${STORM_CONCURRENCY} at a time`);
+      r.storm = await storm(server, `${prefix}storm`, context, frames.slice(0, STORM), STORM_CONCURRENCY);
+      log(
+        `    ${int(r.storm.ok)} CONNACKs in ${r.storm.wallS.toFixed(2)} s (${int(r.storm.perWallS)}/s), server ${r.storm.serverCpuS.toFixed(2)} CPU-s ` +
+          `= ${int(r.storm.perCpuS)} per CPU-s; ${r.storm.failed} failed`,
+      );
+    }
+    r.peakRssMiB = peakRssMiB(server.pid);
+    await waitIdle(server.pid);
+    await server.close();
+  }
+
+  let crash: CrashResult | undefined;
+  if (RUN.has("crash")) {
+    if (!SERVERS.includes("malachite")) log("  (the crash scenario runs on Malachite with SQLite whatever --servers says)");
+    log(`5. crash: ${CRASH_CYCLES} × (ingest ${CRASH_DEVICES} × ${CRASH_WINDOW} in flight, kill -9 after 1–3 s, restart), then check the telemetry log`);
+    crash = await crashScenario(tlsDir, ca.certPem, context);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Report
+  const cols = results.map((r) => r.server.label);
+  const mal = results.find((r) => r.server.kind === "malachite");
+  const mosq = results.find((r) => r.server.kind === "mosquitto");
+  const aedes = results.find((r) => r.server.kind === "aedes");
+  const header = ["", ...cols, ...(mal && mosq ? ["Mal÷Mosq"] : []), ...(mal && aedes ? ["Mal÷Aedes"] : []), "Target (Malachite)"];
+  const rows: string[][] = [];
+  const row = (label: string, get: (r: ServerResults) => number | undefined, fmt: (n: number) => string, target = "", showRatio = true): void => {
+    const values = results.map((r) => get(r));
+    const m = mal === undefined ? undefined : get(mal);
+    const cells = [label, ...values.map((v) => (v === undefined ? "" : fmt(v)))];
+    if (mal && mosq) cells.push(showRatio && m !== undefined ? ratio(m, get(mosq) ?? NaN) : "");
+    if (mal && aedes) cells.push(showRatio && m !== undefined ? ratio(m, get(aedes) ?? NaN) : "");
+    cells.push(target);
+    rows.push(cells);
+  };
+  const text = (label: string, get: (r: ServerResults) => string | undefined, target = ""): void => {
+    const cells = [label, ...results.map((r) => get(r) ?? "")];
+    if (mal && mosq) cells.push("");
+    if (mal && aedes) cells.push("");
+    cells.push(target);
+    rows.push(cells);
+  };
+  const pct = (cpuS: number, s: number): string => `${((cpuS / s) * 100).toFixed(0)} %`;
+  text("Durability of a PUBACK", (r) => (r.server.kind === "malachite" ? "FULL (fsync)" : r.server.kind === "malachite-memory" ? "MEMORY" : "memory"));
+  if (results.some((r) => r.ingest)) {
+    const malRate = mal?.ingest?.median.perS ?? NaN;
+    const mosqRate = mosq?.ingest?.median.perS;
+    const ok = malRate >= TARGET_INGEST && (mosqRate === undefined || malRate >= TARGET_INGEST_RATIO * mosqRate);
+    row(
+      `1. Ingest ${INGEST_DEVICES}×${INGEST_WINDOW}: acked msgs/s (median of ${INGEST_REPS} × ${INGEST_SECONDS} s)`,
+      (r) => r.ingest?.median.perS,
+      int,
+      mal?.ingest ? `≥ ${int(TARGET_INGEST)}/s and ≥ ${TARGET_INGEST_RATIO}× Mosquitto: ${verdict(ok)}` : "",
+    );
+    text("   every window, msgs/s", (r) => r.ingest?.windows.map((w) => int(w.perS)).join(" / "));
+    text("   slowest / fastest second in the windows", (r) => (r.ingest ? `${int(Math.min(...r.ingest.windows.flatMap((w) => w.perSecond)))} / ${int(Math.max(...r.ingest.windows.flatMap((w) => w.perSecond)))}` : undefined));
+    row("   server CPU-ms per 1,000 msgs", (r) => r.ingest?.median.cpuMsPer1k, (n) => n.toFixed(1));
+    text("   server CPU (of one core; kernel part) / generator CPU", (r) => (r.ingest ? `${pct(r.ingest.median.serverCpuS, r.ingest.median.seconds)} (${pct(r.ingest.median.serverSysS, r.ingest.median.seconds)}) / ${pct(r.ingest.median.genCpuS, r.ingest.median.seconds)}` : undefined));
+    text("   PUBACK latency p50 / p99 / max, ms", (r) => (r.ingest ? `${ms(r.ingest.p50Ms)} / ${ms(r.ingest.p99Ms)} / ${ms(r.ingest.maxMs)}` : undefined));
+    text("   group commits/s × records per commit (mean, p50)", (r) => {
+      const c = r.ingest?.median.commits;
+      return c === undefined || c.commits === 0 ? undefined : `${int(c.commits / r.ingest!.median.seconds)} × ${c.meanRecords.toFixed(1)}, ${c.p50Records}`;
+    });
+    text("   commit time p50 / p99, ms; share of wall", (r) => {
+      const c = r.ingest?.median.commits;
+      return c === undefined || c.commits === 0 ? undefined : `${ms(c.commitMsP50)} / ${ms(c.commitMsP99)}; ${((c.commitMsTotal / 1000 / r.ingest!.median.seconds) * 100).toFixed(0)} %`;
+    });
+    text("   server preempted (involuntary switches)", (r) => (r.ingest ? int(r.ingest.windows.reduce((s, w) => s + w.preempted, 0)) : undefined));
+    text("   socket errors / still unacked 10 s after the load stopped", (r) => (r.ingest ? `${r.ingest.errors} / ${r.ingest.unackedAtStop}` : undefined));
+    text("   others / server-core softirq / steal, % (median window)", (r) => (r.ingest ? noiseText(r.ingest.median.noise, r.ingest.median.seconds) : undefined));
+  }
+  if (results.some((r) => r.fanin)) {
+    const malRate = mal?.fanin?.median.perS ?? NaN;
+    row(
+      `2. ${int(FANIN_DEVICES)} devices × 1 in flight: acked msgs/s (${FANIN_SECONDS} s)`,
+      (r) => r.fanin?.median.perS,
+      int,
+      mal?.fanin ? `≥ ${int(TARGET_FANIN)}/s: ${verdict(malRate >= TARGET_FANIN)}` : "",
+    );
+    text("   slowest / fastest second", (r) => (r.fanin ? `${int(Math.min(...r.fanin.median.perSecond))} / ${int(Math.max(...r.fanin.median.perSecond))}` : undefined));
+    row("   server CPU-ms per 1,000 msgs", (r) => r.fanin?.median.cpuMsPer1k, (n) => n.toFixed(1));
+    text("   server CPU (kernel part) / generator CPU", (r) => (r.fanin ? `${pct(r.fanin.median.serverCpuS, r.fanin.median.seconds)} (${pct(r.fanin.median.serverSysS, r.fanin.median.seconds)}) / ${pct(r.fanin.median.genCpuS, r.fanin.median.seconds)}` : undefined));
+    text("   PUBACK latency p50 / p99 / max, ms", (r) => (r.fanin ? `${ms(r.fanin.p50Ms)} / ${ms(r.fanin.p99Ms)} / ${ms(r.fanin.maxMs)}` : undefined));
+    text("   server preempted (involuntary switches)", (r) => (r.fanin ? int(r.fanin.median.preempted) : undefined));
+    text("   socket errors / still unacked 10 s after the load stopped", (r) => (r.fanin ? `${r.fanin.errors} / ${r.fanin.unackedAtStop}` : undefined));
+    text("   others / server-core softirq / steal, %", (r) => (r.fanin ? noiseText(r.fanin.median.noise, r.fanin.median.seconds) : undefined));
+    text("   group commits/s × records per commit (mean, p50)", (r) => {
+      const c = r.fanin?.median.commits;
+      return c === undefined || c.commits === 0 ? undefined : `${int(c.commits / r.fanin!.median.seconds)} × ${c.meanRecords.toFixed(1)}, ${c.p50Records}`;
+    });
+  }
+  if (results.some((r) => r.latency)) {
+    const l = mal?.latency;
+    row(
+      "3. One device, one in flight: PUBACK p50, ms",
+      (r) => r.latency?.p50Ms,
+      ms,
+      l ? `≤ ${TARGET_P50_MS} ms: ${verdict(l.p50Ms <= TARGET_P50_MS)}` : "",
+    );
+    row("   PUBACK p99, ms", (r) => r.latency?.p99Ms, ms, l ? `≤ ${TARGET_P99_MS} ms: ${verdict(l.p99Ms <= TARGET_P99_MS)}` : "");
+    row("   round trips/s", (r) => r.latency?.median.perS, int);
+    row("   server CPU-ms per 1,000 msgs", (r) => r.latency?.median.cpuMsPer1k, (n) => n.toFixed(1));
+    text("   others / server-core softirq / steal, %", (r) => (r.latency ? noiseText(r.latency.median.noise, r.latency.median.seconds) : undefined));
+  }
+  if (results.some((r) => r.storm)) {
+    const s = mal?.storm;
+    row(
+      `4. Storm ${int(STORM)} TLS+CONNECT (${STORM_CONCURRENCY} at a time): CONNACKs per server CPU-s`,
+      (r) => r.storm?.perCpuS,
+      int,
+      s ? `≥ ${int(TARGET_CONNACK_PER_CPU_S)}: ${verdict(s.perCpuS >= TARGET_CONNACK_PER_CPU_S)}` : "",
+    );
+    row("   CONNACKs/s (wall)", (r) => r.storm?.perWallS, int);
+    text("   server CPU-s (kernel part) / generator CPU-s / wall s", (r) => (r.storm ? `${r.storm.serverCpuS.toFixed(2)} (${r.storm.serverSysS.toFixed(2)}) / ${r.storm.genCpuS.toFixed(2)} / ${r.storm.wallS.toFixed(2)}` : undefined));
+    text("   connect→CONNACK p50 / p99, ms", (r) => (r.storm ? `${ms(r.storm.p50Ms)} / ${ms(r.storm.p99Ms)}` : undefined));
+    text("   failures", (r) => (r.storm ? `${r.storm.failed}${r.storm.failed === 0 ? "" : ` (${[...r.storm.failures].map(([k, v]) => `${v}× ${k}`).join("; ")})`}` : undefined), s ? `0: ${verdict(s.failed === 0)}` : "");
+    text("   server preempted (involuntary switches)", (r) => (r.storm ? int(r.storm.preempted) : undefined));
+    text("   others / server-core softirq / steal, %", (r) => (r.storm ? noiseText(r.storm.noise, r.storm.noiseSeconds) : undefined));
+    row("   RSS growth per open connection, KB", (r) => (r.storm ? ((r.storm.rssAfterMiB - r.storm.rssBeforeMiB) * 1024) / Math.max(1, r.storm.ok) : undefined), (n) => n.toFixed(1));
+  }
+  text("Server peak RSS, MiB", (r) => (r.peakRssMiB === undefined ? undefined : r.peakRssMiB.toFixed(0)));
+  text("TLS", (r) => r.ingest?.cipher ?? r.fanin?.cipher ?? r.latency?.cipher);
+
+  const widths = header.map((_, c) => Math.max(header[c]!.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const fmtRow = (cells: readonly string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd();
+  const out = [
+    "",
+    `MQTT benchmark (issue #3) — QoS 1 PUBLISH over TLS, ${PAYLOAD}-byte body (${frameBytes}-byte frame), topic devices/{id}/messages/events/`,
+    `Machine: ${machine}`,
+    `Code: commit ${gitHead}${srcDirty ? " with uncommitted changes under src/" : ""}`,
+    `Setup: ${pinning}; one raw-TLS load generator process (pre-encoded frames, PUBACKs parsed by hand); ${WARMUP_S} s warm-up per scenario`,
+    ...results.map((r) => `  ${r.server.label}: ${r.server.durability}${r.server.sas ? "; CONNECT with a device SAS token" : "; plain CONNECT, no credentials"}`),
+    ...(results.length === 0 ? [] : ["", fmtRow(header), ...rows.map(fmtRow)]),
+  ];
+  if (crash !== undefined) {
+    const restarts = crash.cycles.map((c) => c.restartMs).sort((a, b) => a - b);
+    const readies = crash.cycles.map((c) => c.readyMs).sort((a, b) => a - b);
+    out.push(
+      "",
+      `5. Crash (Malachite, FULL): ${crash.cycles.length} × kill -9 during ingest (${CRASH_DEVICES} devices × ${CRASH_WINDOW} in flight, 1–3 s each), restart on the same data`,
+      `   acknowledged ${int(crash.acked)}, in the telemetry log ${int(crash.stored)}; acknowledged but MISSING ${int(crash.missing)}${crash.missing === 0 ? "" : ` (e.g. ${crash.missingExamples.join(", ")})`}: ${verdict(crash.missing === 0)}`,
+      `   stored but never acknowledged (in flight at a kill; ≤ ${CRASH_DEVICES * CRASH_WINDOW} per kill allowed) ${int(crash.storedNotAcked)}; duplicates ${int(crash.duplicates)}; unreadable records ${int(crash.corrupt)}`,
+      `   ingest before each kill: ${crash.cycles.map((c) => `${int(c.perS)}/s`).join(", ")}`,
+      `   restart after the kill, spawn → hub ready (node + tsx start, SQLite open/recovery): min ${ms(readies[0]!)} ms, median ${ms(quantile(readies, 0.5))} ms, max ${ms(readies[readies.length - 1]!)} ms`,
+      `   spawn → first CONNACK: min ${ms(restarts[0]!)} ms, median ${ms(quantile(restarts, 0.5))} ms, max ${ms(restarts[restarts.length - 1]!)} ms (target ≤ 2 s)`,
+    );
+  }
+  const notDone = ["19,000 idle connections (P6)", "direct methods (P12)", "4 KB payload variant", "unpinned runs"];
+  if (!RUN.has("crash")) notDone.push("kill -9 crash check (R1)");
+  out.push(
+    "",
+    `Not measured here: ${notDone.join(", ")}.`,
+    `Load average at the end: ${loadavg()[0]!.toFixed(2)}. "Preempted" counts involuntary context switches of the server's main thread (other processes or its own helper threads on its core).`,
+    `"others / server-core softirq / steal" (% of one core, from /proc/stat): CPU other processes used (above ~10 % the run was disturbed: repeat it); interrupt and softirq time on the server's core, which is loopback TCP work charged to no process (part of the server's real cost, large for servers that send many small packets); time the hypervisor stole.`,
+    `Command: ${command}`,
+    "",
+  );
+  process.stdout.write(out.join("\n"));
+
+  if (PROFILE_DIR !== undefined) {
+    for (const name of ["ingest", "fanin", "latency", "storm"]) {
+      const path = join(PROFILE_DIR, `${name}.cpuprofile`);
+      let profile: CpuProfile;
+      try {
+        profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+      } catch {
+        continue;
+      }
+      process.stdout.write(`\nMalachite CPU profile, ${name} (${path}):\n${formatSummary(profile, 15)}\n`);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`mqtt benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);
