@@ -111,6 +111,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       reportError: (error) => logger.error({ err: error }, "Unexpected error in a hub timer or event listener"),
     });
     closers.push(async () => {
+      await hub.registry.idle();
       await hub.c2d.close();
       await hub.fileUploads.close();
       hub.stop();

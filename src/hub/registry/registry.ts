@@ -3,7 +3,7 @@ import type { CallContext } from "../call-context.js";
 import { requireRight } from "../auth/service-auth.js";
 import type { Clock } from "../ports/clock.js";
 import type { Ids } from "../ports/ids.js";
-import type { IdentityEntry, IdentityKey, IdentityRecord, Store } from "../ports/store.js";
+import type { IdentityEntry, IdentityKey, IdentityRecord, Store, StoreWrite } from "../ports/store.js";
 import { newTwinRecord } from "../twins/index.js";
 import { NEVER, hubTime } from "../time.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
@@ -46,6 +46,9 @@ export interface DeleteIdentityInput {
 /** The identity registry: devices and modules, their keys, etags, status and generation ids. */
 export class Registry {
   readonly #deps: RegistryDeps;
+  /** Connection changes waiting for the next batched write, latest per identity. */
+  readonly #pendingStates = new Map<string, { key: IdentityKey; connected: boolean; time: number }>();
+  #stateFlush: Promise<void> | undefined;
 
   constructor(deps: RegistryDeps) {
     this.#deps = deps;
@@ -122,17 +125,35 @@ export class Registry {
   }
 
   /**
-   * Persists a connection change: connectionState, its update time and lastActivityTime (IoT Hub updates these
-   * on connect and disconnect). Not a caller's operation, so no right is checked; a deleted identity is skipped.
+   * Persists a connection change: connectionState, its update time and lastActivityTime (IoT Hub updates these on
+   * connect and disconnect). Not a caller's operation, so no right is checked; a deleted identity is skipped. Changes
+   * arriving in the same turn are written together in one commit, so a connection storm does not pay one fsync per
+   * CONNECT; the promise resolves once this change is durable.
    */
   recordConnectionState(key: IdentityKey, connected: boolean, time: number): Promise<void> {
-    return this.#deps.writes.run(async () => {
-      const entry = await this.#deps.store.getIdentity(key);
-      if (entry === undefined) return;
-      const at = hubTime(time);
-      const identity: IdentityRecord = { ...entry.identity, connectionState: connected ? "Connected" : "Disconnected", connectionStateUpdatedTime: at, lastActivityTime: at };
-      await this.#deps.store.write([{ kind: "put", entry: { identity, twin: entry.twin } }]);
-    });
+    this.#pendingStates.set(`${key.deviceId}\u0000${key.moduleId}`, { key, connected, time });
+    this.#stateFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.#deps.writes.run(async () => {
+        const batch = [...this.#pendingStates.values()];
+        this.#pendingStates.clear();
+        this.#stateFlush = undefined;
+        const writes: StoreWrite[] = [];
+        for (const { key: k, connected: c, time: t } of batch) {
+          const entry = await this.#deps.store.getIdentity(k);
+          if (entry === undefined) continue;
+          const at = hubTime(t);
+          const identity: IdentityRecord = { ...entry.identity, connectionState: c ? "Connected" : "Disconnected", connectionStateUpdatedTime: at, lastActivityTime: at };
+          writes.push({ kind: "put", entry: { identity, twin: entry.twin } });
+        }
+        if (writes.length > 0) await this.#deps.store.write(writes);
+      }),
+    );
+    return this.#stateFlush;
+  }
+
+  /** Resolves once every connection change recorded so far is written (the hub waits for this before closing). */
+  async idle(): Promise<void> {
+    while (this.#stateFlush !== undefined) await this.#stateFlush;
   }
 
   /** Builds the entry a PUT or a bulk create/update writes; throws the IoT Hub error the request deserves. */
