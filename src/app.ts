@@ -34,7 +34,7 @@ export interface RunningHub {
   readonly hostName: string;
   readonly hubName: string;
   /** Bound ports; null for a protocol whose gateway is not part of this build yet. */
-  readonly ports: { readonly https: number; readonly mqtt: number; readonly amqp: number | null };
+  readonly ports: { readonly https: number; readonly mqtt: number; readonly amqp: number | null; readonly mqttPlain?: number };
   readonly caCertificatePath: string;
   /** One IoT Hub service connection string per shared access policy, keyed by policy name. */
   readonly connectionStrings: Readonly<Record<string, string>>;
@@ -53,6 +53,7 @@ function resolveConfig(options: StartHubOptions): Config {
     bind: options.bind ?? DEFAULT_CONFIG.bind,
     httpsPort: options.httpsPort ?? DEFAULT_CONFIG.httpsPort,
     mqttPort: options.mqttPort ?? DEFAULT_CONFIG.mqttPort,
+    mqttPlainPort: options.mqttPlainPort,
     amqpPort: options.amqpPort ?? DEFAULT_CONFIG.amqpPort,
     tlsCert: options.tlsCert,
     tlsKey: options.tlsKey,
@@ -121,9 +122,10 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
     closers.unshift(() => http.close(), () => mqtt.close());
     const httpsPort = await http.listen(config.bind, config.httpsPort);
     const mqttPort = await mqtt.listen(config.bind, config.mqttPort);
+    const mqttPlainPort = config.mqttPlainPort === undefined ? undefined : await mqtt.listenPlain(config.bind, config.mqttPlainPort);
     const strings = connectionStrings(hub);
     const hubJsonPath = join(dataDir, "hub.json");
-    const ports = { https: httpsPort, mqtt: mqttPort, amqp: null };
+    const ports = { https: httpsPort, mqtt: mqttPort, amqp: null, ...(mqttPlainPort === undefined ? {} : { mqttPlain: mqttPlainPort }) };
     // Written only once every listener accepts connections, so a script may wait for this file and then connect.
     await writeFileAtomic(
       hubJsonPath,

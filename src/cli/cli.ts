@@ -70,6 +70,7 @@ export async function runCli(
     .option("--bind <address>", `IP address to listen on ${sources("bind")}`)
     .option("--https-port <port>", `HTTPS and WebSocket port, 0 picks a free one ${sources("httpsPort")}`)
     .option("--mqtt-port <port>", `MQTT over TLS port, 0 picks a free one ${sources("mqttPort")}`)
+    .option("--mqtt-plain-port <port>", `MQTT over plain TCP, off unless set; only behind a TLS-terminating proxy ${sources("mqttPlainPort")}`)
     .option("--amqp-port <port>", `AMQP over TLS port, 0 picks a free one ${sources("amqpPort")}`)
     .option("--tls-cert <path>", `PEM server certificate (chain) to use instead of a generated one ${sources("tlsCert")}`)
     .option("--tls-key <path>", `PEM private key of --tls-cert ${sources("tlsKey")}`)

@@ -17,6 +17,11 @@ export interface Config {
   readonly httpsPort: number;
   /** MQTT over TLS port; 0 picks a free port. */
   readonly mqttPort: number;
+  /**
+   * MQTT over plain TCP, off unless set: only for a TLS-terminating proxy in front of the hub. Devices then
+   * authenticate with SAS only (no client certificate reaches the hub).
+   */
+  readonly mqttPlainPort: number | undefined;
   /** AMQP over TLS port; 0 picks a free port. */
   readonly amqpPort: number;
   /** PEM server certificate (chain) to use instead of the generated one; always set together with `tlsKey`. */
@@ -47,6 +52,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   bind: "127.0.0.1",
   httpsPort: 443,
   mqttPort: 8883,
+  mqttPlainPort: undefined,
   amqpPort: 5671,
   tlsCert: undefined,
   tlsKey: undefined,

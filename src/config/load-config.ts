@@ -30,6 +30,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "bind", env: "MALACHITE_BIND", kind: "bind" },
   { key: "httpsPort", env: "MALACHITE_HTTPS_PORT", kind: "port" },
   { key: "mqttPort", env: "MALACHITE_MQTT_PORT", kind: "port" },
+  { key: "mqttPlainPort", env: "MALACHITE_MQTT_PLAIN_PORT", kind: "port" },
   { key: "amqpPort", env: "MALACHITE_AMQP_PORT", kind: "port" },
   { key: "tlsCert", env: "MALACHITE_TLS_CERT", kind: "path" },
   { key: "tlsKey", env: "MALACHITE_TLS_KEY", kind: "path" },

@@ -1,3 +1,4 @@
+import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Hub } from "../../hub/index.js";
@@ -16,6 +17,8 @@ export interface MqttGatewayDeps {
 export interface MqttGateway {
   /** Listens for MQTT over TLS; resolves with the bound port. */
   listen(host: string, port: number): Promise<number>;
+  /** Listens for MQTT over plain TCP, for a TLS-terminating proxy in front of the hub; resolves with the bound port. */
+  listenPlain(host: string, port: number): Promise<number>;
   /** Serves one MQTT connection arriving another way (WebSocket on 443, subprotocol "mqtt"). */
   accept(stream: Duplex, socket: TLSSocket | undefined): void;
   close(): Promise<void>;
@@ -32,22 +35,34 @@ export function createMqttGateway(deps: MqttGatewayDeps): MqttGateway {
     socket.setNoDelay(true);
     accept(socket, socket);
   });
+  let plain: TcpServer | undefined;
   server.on("tlsClientError", (error) => deps.logger.debug({ err: error }, "MQTT TLS handshake failed"));
   return {
     accept,
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const address = server.address();
-          resolve(typeof address === "object" && address !== null ? address.port : port);
-        });
+    listen: (host, port) => listenOn(server, host, port),
+    listenPlain(host, port) {
+      plain ??= createTcpServer((socket) => {
+        socket.setNoDelay(true);
+        accept(socket, undefined);
       });
+      return listenOn(plain, host, port);
     },
-    close() {
+    async close() {
       for (const session of sessions) session.close("ServiceUnavailable");
-      return new Promise((resolve) => server.close(() => resolve()));
+      const plainServer = plain;
+      if (plainServer !== undefined) await new Promise<void>((resolve) => plainServer.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function listenOn(server: Server | TcpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
 }
