@@ -7,7 +7,7 @@
  *
  * It starts a hub on the host with free ports, serving the given certificate on every listener (the same file the
  * peer brokers get), and prints one JSON line `{"event":"ready",...}` on stdout with the MQTT and HTTPS ports and the
- * iothubowner connection string. Then it reads JSON commands, one a line, on stdin:
+ * iothubowner and service connection strings. Then it reads JSON commands, one a line, on stdin:
  *
  *   {"cmd":"profile-start"}                        starts the V8 CPU profiler (node:inspector)
  *   {"cmd":"profile-stop","path":"x.cpuprofile"}   stops it and writes the profile
@@ -177,4 +177,6 @@ send({
   mqttPort: hub.ports.mqtt,
   storage,
   connectionString: hub.connectionStrings["iothubowner"],
+  // The `service` policy (ServiceConnect): what a back end uses to invoke direct methods.
+  serviceConnectionString: hub.connectionStrings["service"],
 });

@@ -9,6 +9,9 @@
  * Scenarios: (1) ingest, 10 devices × 50 unacknowledged PUBLISHes each; (2) 1,000 devices × 1 in flight; (3) one
  * device, one in flight: PUBACK latency; (4) a connection storm of 2,000 TLS handshakes + CONNECTs, 100 at a time;
  * (5) crash: kill -9 the hub during ingest, restart, check every acknowledged message is in the telemetry log.
+ * Malachite only: (6) methods, direct methods invoked over the service API (HTTPS, keep-alive, 64 in flight) on 50
+ * devices that answer each request at once over MQTT; (7) idle, as many idle TLS+SAS MQTT connections as the file limit
+ * allows (default 19,000): hub RSS per connection. (The peers have no IoT Hub methods; idle would run on them too.)
  *
  * The servers run in child processes pinned to core 0 with taskset; this process, the load generator, is pinned to
  * core 1. The generator writes pre-encoded PUBLISH frames (mqtt-packet generates one per device; the packet id and a
@@ -17,7 +20,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { createServer as createNetServer, connect as netConnect } from "node:net";
 import { cpus, loadavg, release, tmpdir } from "node:os";
@@ -63,6 +66,11 @@ const { values: opts } = parseArgs({
     storm: { type: "string", default: "2000" },
     "storm-concurrency": { type: "string", default: "100" },
     "crash-cycles": { type: "string", default: "5" },
+    "methods-devices": { type: "string", default: "50" },
+    "methods-concurrency": { type: "string", default: "64" },
+    "methods-seconds": { type: "string", default: "10" },
+    idle: { type: "string", default: "19000" },
+    "idle-concurrency": { type: "string", default: "100" },
     payload: { type: "string", default: "256" },
     "no-pin": { type: "boolean", default: false },
     profile: { type: "string" },
@@ -73,9 +81,10 @@ const { values: opts } = parseArgs({
 });
 if (opts.help) {
   process.stdout.write(
-    "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes[,malachite-memory]] [--scenarios ingest,fanin,latency,storm,crash]\n" +
+    "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes[,malachite-memory]] [--scenarios ingest,fanin,latency,storm,crash[,methods,idle]]\n" +
       "  [--ingest-devices 10] [--ingest-window 50] [--ingest-seconds 10] [--ingest-reps 3] [--fanin-devices 1000] [--fanin-seconds 10]\n" +
       "  [--latency-seconds 5] [--warmup 2] [--storm 2000] [--storm-concurrency 100] [--crash-cycles 5] [--payload 256]\n" +
+      "  [--methods-devices 50] [--methods-concurrency 64] [--methods-seconds 10] [--idle 19000] [--idle-concurrency 100]\n" +
       "  [--no-pin] [--profile DIR] [--keep] [--timeout 330]\n",
   );
   process.exit(0);
@@ -92,7 +101,7 @@ function positiveInt(name: string, text: string, max = Number.MAX_SAFE_INTEGER, 
 
 const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "malachite-memory"] as const;
 type ServerKind = (typeof SERVER_KINDS)[number];
-const SCENARIOS = ["ingest", "fanin", "latency", "storm", "crash"] as const;
+const SCENARIOS = ["ingest", "fanin", "latency", "storm", "crash", "methods", "idle"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
   const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
@@ -120,10 +129,25 @@ const CRASH_CYCLES = positiveInt("crash-cycles", opts["crash-cycles"], 200);
 const PAYLOAD = positiveInt("payload", opts.payload, 256 * 1024, 64);
 const TIMEOUT_S = positiveInt("timeout", opts.timeout, 24 * 3600);
 const PROFILE_DIR = opts.profile === undefined ? undefined : resolve(opts.profile);
+const METHODS_DEVICES = positiveInt("methods-devices", opts["methods-devices"], 5000);
+const METHODS_CONCURRENCY = positiveInt("methods-concurrency", opts["methods-concurrency"], 1000);
+const METHODS_SECONDS = positiveInt("methods-seconds", opts["methods-seconds"], 600);
+const IDLE = positiveInt("idle", opts.idle, 100_000);
+const IDLE_CONCURRENCY = positiveInt("idle-concurrency", opts["idle-concurrency"], 1000);
+const TARGET_METHODS_PER_S = 2_000;
+const TARGET_METHODS_P99_MS = 20;
+const TARGET_IDLE_KB = 40;
 const CRASH_DEVICES = 10;
 const CRASH_WINDOW = 50;
 /** Devices the hub needs: the storm uses its own, so no storm connection displaces another. */
-const DEVICES = Math.max(RUN.has("ingest") ? INGEST_DEVICES : 0, RUN.has("fanin") ? FANIN_DEVICES : 0, RUN.has("storm") ? STORM : 0, 1);
+const DEVICES = Math.max(
+  RUN.has("ingest") ? INGEST_DEVICES : 0,
+  RUN.has("fanin") ? FANIN_DEVICES : 0,
+  RUN.has("storm") ? STORM : 0,
+  RUN.has("methods") ? METHODS_DEVICES : 0,
+  RUN.has("idle") ? IDLE : 0,
+  1,
+);
 
 const log = (text: string): void => void process.stderr.write(`${text}\n`);
 
@@ -177,9 +201,16 @@ if (pinned) {
   if (sh("taskset", ["-a", "-cp", "1", String(process.pid)]) === undefined) throw new Error("taskset could not pin the generator");
 }
 
+/** The generator's own soft file limit raised to the hard one (prlimit), when they differ; children are raised too. */
+const nofile0 = /Max open files\s+(\S+)\s+(\S+)/.exec(readFileSync("/proc/self/limits", "utf8"));
+const raiseNofile = nofile0 !== null && nofile0[1] !== nofile0[2];
+if (raiseNofile) sh("prlimit", ["--pid", String(process.pid), `--nofile=${nofile0[2]}:${nofile0[2]}`]);
+
 /** Spawns a server process on core 0; with setpriv it also dies with this process (PR_SET_PDEATHSIG). */
 function spawnServer(command: string, args: string[], stdio: "pipe-json" | "quiet"): ChildProcess {
   let argv = [command, ...args];
+  // Idle connections need a descriptor each: raise the soft file limit to the hard one if it is lower.
+  if (raiseNofile) argv = ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...argv];
   if (hasSetpriv) argv = ["setpriv", "--pdeathsig", "KILL", ...argv];
   if (pinned) argv = ["taskset", "-c", "0", ...argv];
   const child = spawn(argv[0]!, argv.slice(1), {
@@ -302,6 +333,9 @@ interface HubServer extends Server {
   readonly hostName: string;
   readonly httpsPort: number;
   readonly ownerKey: string;
+  /** The `service` policy's key (direct methods); the iothubowner key if the hub has no such policy. */
+  readonly serviceKey: string;
+  readonly serviceKeyName: string;
   command(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
@@ -358,6 +392,7 @@ async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite"
   if (ready["event"] !== "ready" || typeof ready["mqttPort"] !== "number" || key === undefined) {
     throw new Error(`unexpected first message from the hub: ${JSON.stringify(ready)}`);
   }
+  const serviceKey = /SharedAccessKey=([^;]+)/.exec(String(ready["serviceConnectionString"]))?.[1];
   const exited = exitOf(child);
   return {
     kind: storage === "sqlite" ? "malachite" : "malachite-memory",
@@ -372,6 +407,8 @@ async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite"
     hostName: String(ready["hostName"]),
     httpsPort: Number(ready["httpsPort"]),
     ownerKey: key,
+    serviceKey: serviceKey ?? key,
+    serviceKeyName: serviceKey === undefined ? "iothubowner" : "service",
     async command(cmd) {
       child.stdin!.write(`${JSON.stringify(cmd)}\n`);
       const answer = await next(60_000);
@@ -538,8 +575,8 @@ async function createDevices(hub: HubServer, ca: string, devices: readonly Devic
 // Frames
 
 /** CONNECT as the Azure SDK sends it (MQTT 3.1.1, clean session false, keep-alive 60 s); SAS only for Malachite. */
-function connectFrame(server: Server, hostName: string, device: Device): Buffer {
-  const packet: mqtt.IConnectPacket = { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: false, clientId: device.id, keepalive: 60 };
+function connectFrame(server: Server, hostName: string, device: Device, keepalive = 60): Buffer {
+  const packet: mqtt.IConnectPacket = { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: false, clientId: device.id, keepalive };
   if (server.sas) {
     packet.username = `${hostName}/${device.id}/?${API}`;
     // The SDK signs and sends the URL-encoded resource; device-auth checks the signature over sr as sent and
@@ -1204,6 +1241,273 @@ async function crashScenario(tlsDir: string, caPem: string, context: SecureConte
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Scenario 6: direct methods (Malachite only)
+
+/** A device that subscribes to $iothub/methods/POST/# and answers every request at once with 200 {"ok":true}. */
+class MethodDevice {
+  readonly socket: TLSSocket;
+  readonly ready: Promise<void>;
+  answered = 0;
+  closed = false;
+  #onPacket: ((p: mqtt.Packet) => void) | undefined;
+
+  constructor(port: number, context: SecureContext, connect: Buffer, load: Load) {
+    this.socket = tlsConnect({ host: HOST, port, secureContext: context });
+    this.socket.setNoDelay(true);
+    const parser = mqtt.parser({ protocolVersion: 4 });
+    parser.on("packet", (p: mqtt.Packet) => this.#packet(p));
+    parser.on("error", (e: Error) => {
+      load.errors++;
+      load.lastError = e.message;
+    });
+    this.socket.on("data", (chunk: Buffer) => parser.parse(chunk));
+    this.socket.on("error", (error) => {
+      load.errors++;
+      load.lastError = error.message;
+    });
+    this.socket.on("close", () => (this.closed = true));
+    this.ready = new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(() => (reject(new Error("no CONNACK/SUBACK within 30 s")), this.socket.destroy()), 30_000);
+      this.socket.once("close", () => (clearTimeout(timer), reject(new Error("the connection closed before SUBACK"))));
+      this.#onPacket = (p) => {
+        if (p.cmd === "connack") {
+          if (p.returnCode !== 0) return void (clearTimeout(timer), reject(new Error(`CONNACK return code ${p.returnCode}`)), this.socket.destroy());
+          this.socket.write(mqtt.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$iothub/methods/POST/#", qos: 0 }] }));
+        } else if (p.cmd === "suback") {
+          clearTimeout(timer);
+          this.#onPacket = undefined;
+          if (p.granted[0] === 128) reject(new Error("SUBACK refused $iothub/methods/POST/#"));
+          else resolveReady();
+        }
+      };
+    });
+    this.ready.catch(() => undefined);
+    this.socket.once("secureConnect", () => this.socket.write(connect));
+  }
+
+  #packet(p: mqtt.Packet): void {
+    if (this.#onPacket !== undefined) return this.#onPacket(p);
+    if (p.cmd !== "publish") return;
+    // $iothub/methods/POST/{name}/?$rid={rid}
+    const rid = /\?\$rid=([^&]+)/.exec(p.topic)?.[1];
+    if (rid === undefined) return;
+    this.answered++;
+    this.socket.write(
+      mqtt.generate({ cmd: "publish", topic: `$iothub/methods/res/200/?$rid=${rid}`, payload: METHOD_REPLY, qos: 0, retain: false, dup: false }),
+    );
+  }
+}
+const METHOD_REPLY = Buffer.from('{"ok":true}');
+
+interface MethodsResult {
+  devices: number;
+  calls: number;
+  seconds: number;
+  perS: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  serverCpuS: number;
+  cpuMsPer1k: number;
+  genCpuS: number;
+  failed: number;
+  failures: Map<string, number>;
+  answered: number;
+  noise: Noise;
+}
+
+async function methodsScenario(hub: HubServer, context: SecureContext, ca: string, frames: readonly Buffer[], devices: readonly Device[]): Promise<MethodsResult> {
+  const load = new Load();
+  const conns: MethodDevice[] = [];
+  let next = 0;
+  const opener = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= frames.length) return;
+      const d = new MethodDevice(hub.port, context, frames[i]!, load);
+      conns.push(d);
+      await d.ready;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(50, frames.length) }, opener));
+  const agent = new Agent({ keepAlive: true, ca, maxSockets: METHODS_CONCURRENCY, maxFreeSockets: METHODS_CONCURRENCY });
+  const token = createSasToken(hub.hostName, hub.serviceKey, Math.ceil(Date.now() / 1000) + 3600, hub.serviceKeyName);
+  const body = JSON.stringify({ methodName: "ping", payload: {}, responseTimeoutInSeconds: 10 });
+  const headers = { authorization: token, "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(body)) };
+  const invoke = (id: string): Promise<void> =>
+    new Promise((resolveCall, reject) => {
+      const req = request({ host: HOST, port: hub.httpsPort, method: "POST", path: `/twins/${encodeURIComponent(id)}/methods?${API}`, agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          const reply = JSON.parse(text) as { status?: unknown; payload?: { ok?: unknown } };
+          if (reply.status !== 200 || reply.payload?.ok !== true) return reject(new Error(`unexpected answer ${text.slice(0, 200)}`));
+          resolveCall();
+        });
+        res.on("error", reject);
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error("no answer within 30 s")));
+      req.on("error", reject);
+      req.end(body);
+    });
+  const failures = new Map<string, number>();
+  const latencies: number[] = [];
+  let phase: "warmup" | "measure" | "stop" = "warmup";
+  let calls = 0;
+  let failed = 0;
+  let k = 0;
+  const worker = async (): Promise<void> => {
+    while (phase !== "stop") {
+      const id = devices[k++ % devices.length]!.id;
+      const recording = phase === "measure";
+      const t0 = performance.now();
+      try {
+        await invoke(id);
+        if (recording && phase === "measure") {
+          calls++;
+          latencies.push(performance.now() - t0);
+        }
+      } catch (error) {
+        const why = (error as Error).message;
+        failed++;
+        failures.set(why, (failures.get(why) ?? 0) + 1);
+      }
+    }
+  };
+  const workers = Promise.all(Array.from({ length: METHODS_CONCURRENCY }, worker));
+  await sleep(WARMUP_S * 1000);
+  const c0 = cpuSeconds(hub.pid);
+  const g0 = process.cpuUsage();
+  const m0 = machineTimes();
+  const t0 = performance.now();
+  phase = "measure";
+  await sleep(METHODS_SECONDS * 1000);
+  phase = "stop";
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpuS = cpuSeconds(hub.pid) - c0;
+  const g = process.cpuUsage(g0);
+  const noise = noiseSince(m0, serverCpuS, (g.user + g.system) / 1e6);
+  await workers;
+  agent.destroy();
+  const answered = conns.reduce((s, c) => s + c.answered, 0);
+  for (const c of conns) if (!c.closed) c.socket.end(Buffer.from([0xe0, 0x00]));
+  latencies.sort((a, b) => a - b);
+  if (load.errors > 0) failures.set(`device socket errors (last: ${load.lastError})`, load.errors);
+  return {
+    devices: conns.length,
+    calls,
+    seconds,
+    perS: calls / seconds,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    maxMs: latencies[latencies.length - 1] ?? NaN,
+    serverCpuS,
+    cpuMsPer1k: (serverCpuS * 1000 * 1000) / Math.max(1, calls),
+    genCpuS: (g.user + g.system) / 1e6,
+    failed,
+    failures,
+    answered,
+    noise,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 7: idle connections
+
+/** Soft and hard "Max open files" of a process, from /proc/PID/limits. */
+function fileLimit(pid: number | "self"): { soft: number; hard: number } {
+  const m = /Max open files\s+(\S+)\s+(\S+)/.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
+  const n = (t: string | undefined): number => (t === undefined || t === "unlimited" ? Infinity : Number(t));
+  return { soft: n(m?.[1]), hard: n(m?.[2]) };
+}
+const openFiles = (pid: number | "self"): number => readdirSync(`/proc/${pid}/fd`).length;
+
+interface IdleResult {
+  wanted: number;
+  attempted: number;
+  ok: number;
+  failed: number;
+  failures: Map<string, number>;
+  limitNote: string;
+  openS: number;
+  serverCpuS: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  rssClosedMiB: number;
+  kbPerConn: number;
+  droppedWhileIdle: number;
+  genRssMiB: number;
+}
+
+async function idleScenario(server: Server, context: SecureContext, frames: readonly Buffer[]): Promise<IdleResult> {
+  // Each side needs one descriptor per connection plus what it already has open, plus a margin.
+  const gen = fileLimit("self");
+  const hub = fileLimit(server.pid);
+  const genRoom = gen.soft - openFiles("self") - 200;
+  const hubRoom = hub.soft - openFiles(server.pid) - 200;
+  const attempted = Math.max(0, Math.min(frames.length, genRoom, hubRoom));
+  const limitNote =
+    `file limits soft/hard: generator ${gen.soft}/${gen.hard}, ${server.label} ${hub.soft}/${hub.hard}` +
+    (attempted < frames.length ? `; count lowered from ${frames.length} to ${attempted} to fit` : "");
+  const load = new Load();
+  const conns: Conn[] = [];
+  const failures = new Map<string, number>();
+  let ok = 0;
+  let next = 0;
+  await waitIdle(server.pid);
+  const rssBeforeMiB = rssMiB(server.pid);
+  const c0 = cpuSeconds(server.pid);
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= attempted) return;
+      const conn = new Conn(server.port, context, frames[i]!, load, undefined, 0, false);
+      conns.push(conn);
+      try {
+        await conn.ready;
+        ok++;
+      } catch (error) {
+        const why = (error as Error).message;
+        failures.set(why, (failures.get(why) ?? 0) + 1);
+      }
+      if ((i + 1) % 5000 === 0) log(`    ${int(i + 1)} opened (${int(ok)} CONNACKed)`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IDLE_CONCURRENCY, Math.max(1, attempted)) }, worker));
+  const openS = (performance.now() - t0) / 1000;
+  // Let the hub settle (presence, store writes, GC) with every connection open and idle, then read its RSS.
+  await sleep(3000);
+  await waitIdle(server.pid);
+  const serverCpuS = cpuSeconds(server.pid) - c0;
+  const rssAfterMiB = rssMiB(server.pid);
+  const genRssMiB = rssMiB(process.pid);
+  const droppedWhileIdle = conns.filter((c) => c.closed && Number.isFinite(c.connectedAt)).length;
+  await closeConns(conns);
+  await sleep(1000);
+  await waitIdle(server.pid);
+  const rssClosedMiB = rssMiB(server.pid);
+  return {
+    wanted: frames.length,
+    attempted,
+    ok,
+    failed: attempted - ok,
+    failures,
+    limitNote,
+    openS,
+    serverCpuS,
+    rssBeforeMiB,
+    rssAfterMiB,
+    rssClosedMiB,
+    kbPerConn: ((rssAfterMiB - rssBeforeMiB) * 1024) / Math.max(1, ok),
+    droppedWhileIdle,
+    genRssMiB,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Statistics and formatting
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -1224,6 +1528,8 @@ interface ServerResults {
   fanin?: LoadResult;
   latency?: LoadResult;
   storm?: StormResult;
+  methods?: MethodsResult;
+  idle?: IdleResult;
   peakRssMiB?: number;
   createS?: number;
 }
@@ -1259,7 +1565,7 @@ async function main(): Promise<void> {
   const frameBytes = templates[0]!.frame.length;
   const results: ServerResults[] = [];
 
-  const perServer = RUN.has("ingest") || RUN.has("fanin") || RUN.has("latency") || RUN.has("storm");
+  const perServer = RUN.has("ingest") || RUN.has("fanin") || RUN.has("latency") || RUN.has("storm") || RUN.has("methods") || RUN.has("idle");
   for (const kind of perServer ? SERVERS : []) {
     const server =
       kind === "malachite" || kind === "malachite-memory"
@@ -1303,6 +1609,26 @@ async function main(): Promise<void> {
           `= ${int(r.storm.perCpuS)} per CPU-s; ${r.storm.failed} failed`,
       );
     }
+    if (RUN.has("methods")) {
+      if (!("httpsPort" in server)) log("  6. methods: skipped (no IoT Hub direct methods on this server)");
+      else {
+        await waitIdle(server.pid);
+        const hub = server as HubServer;
+        log(`  6. direct methods: ${METHODS_DEVICES} devices answering over MQTT, service API ${METHODS_CONCURRENCY} in flight (${hub.serviceKeyName} SAS), ${WARMUP_S} s warm-up + ${METHODS_SECONDS} s`);
+        r.methods = await methodsScenario(hub, context, ca.certPem, frames.slice(0, METHODS_DEVICES), devices.slice(0, METHODS_DEVICES));
+        log(`    ${int(r.methods.perS)} calls/s, p50 ${ms(r.methods.p50Ms)} ms, p99 ${ms(r.methods.p99Ms)} ms, ${r.methods.cpuMsPer1k.toFixed(0)} server CPU-ms per 1,000; ${r.methods.failed} failed`);
+      }
+    }
+    if (RUN.has("idle")) {
+      await waitIdle(server.pid);
+      log(`  7. idle: up to ${int(IDLE)} TLS${server.sas ? "+SAS" : ""} connections, keep-alive 0, ${IDLE_CONCURRENCY} at a time`);
+      const idleFrames = devices.slice(0, IDLE).map((d) => connectFrame(server, hostName, d, 0));
+      r.idle = await idleScenario(server, context, idleFrames);
+      log(
+        `    ${int(r.idle.ok)} of ${int(r.idle.attempted)} open in ${r.idle.openS.toFixed(1)} s; RSS ${r.idle.rssBeforeMiB.toFixed(0)} → ${r.idle.rssAfterMiB.toFixed(0)} MiB ` +
+          `(${r.idle.kbPerConn.toFixed(1)} KB per connection), ${r.idle.rssClosedMiB.toFixed(0)} MiB after closing; ${r.idle.limitNote}`,
+      );
+    }
     r.peakRssMiB = peakRssMiB(server.pid);
     await waitIdle(server.pid);
     await server.close();
@@ -1339,6 +1665,7 @@ async function main(): Promise<void> {
     cells.push(target);
     rows.push(cells);
   };
+  const notes: string[] = [];
   const pct = (cpuS: number, s: number): string => `${((cpuS / s) * 100).toFixed(0)} %`;
   text("Durability of a PUBACK", (r) => (r.server.kind === "malachite" ? "FULL (fsync)" : r.server.kind === "malachite-memory" ? "MEMORY" : "memory"));
   if (results.some((r) => r.ingest)) {
@@ -1417,6 +1744,37 @@ async function main(): Promise<void> {
     text("   others / server-core softirq / steal, %", (r) => (r.storm ? noiseText(r.storm.noise, r.storm.noiseSeconds) : undefined));
     row("   RSS growth per open connection, KB", (r) => (r.storm ? ((r.storm.rssAfterMiB - r.storm.rssBeforeMiB) * 1024) / Math.max(1, r.storm.ok) : undefined), (n) => n.toFixed(1));
   }
+  if (results.some((r) => r.methods)) {
+    const m = mal?.methods;
+    row(
+      `6. Direct methods (${METHODS_DEVICES} devices, ${METHODS_CONCURRENCY} in flight, ${METHODS_SECONDS} s): calls/s`,
+      (r) => r.methods?.perS,
+      int,
+      m ? `≥ ${int(TARGET_METHODS_PER_S)}/s: ${verdict(m.perS >= TARGET_METHODS_PER_S)}` : "",
+      false,
+    );
+    text("   call latency p50 / p99 / max, ms", (r) => (r.methods ? `${ms(r.methods.p50Ms)} / ${ms(r.methods.p99Ms)} / ${ms(r.methods.maxMs)}` : undefined), m ? `p99 ≤ ${TARGET_METHODS_P99_MS} ms: ${verdict(m.p99Ms <= TARGET_METHODS_P99_MS)}` : "");
+    row("   server CPU-ms per 1,000 calls", (r) => r.methods?.cpuMsPer1k, (n) => n.toFixed(0), "", false);
+    text("   server CPU / generator CPU", (r) => (r.methods ? `${pct(r.methods.serverCpuS, r.methods.seconds)} / ${pct(r.methods.genCpuS, r.methods.seconds)}` : undefined));
+    text("   failed calls", (r) => (r.methods ? `${r.methods.failed}${r.methods.failed === 0 ? "" : ` (${[...r.methods.failures].map(([k, v]) => `${v}× ${k}`).join("; ")})`}` : undefined), m ? `0: ${verdict(m.failed === 0)}` : "");
+    text("   others / server-core softirq / steal, %", (r) => (r.methods ? noiseText(r.methods.noise, r.methods.seconds) : undefined));
+  }
+  if (results.some((r) => r.idle)) {
+    const i = mal?.idle;
+    row(
+      "7. Idle TLS connections: hub RSS growth per connection, KB",
+      (r) => r.idle?.kbPerConn,
+      (n) => n.toFixed(1),
+      i ? `≤ ${TARGET_IDLE_KB} KB: ${verdict(i.kbPerConn <= TARGET_IDLE_KB)}` : "",
+    );
+    text("   open / attempted (wanted)", (r) => (r.idle ? `${int(r.idle.ok)} / ${int(r.idle.attempted)} (${int(r.idle.wanted)})` : undefined), i ? `all: ${verdict(i.failed === 0)}` : "");
+    text("   connect failures", (r) => (r.idle ? `${r.idle.failed}${r.idle.failed === 0 ? "" : ` (${[...r.idle.failures].map(([k, v]) => `${v}× ${k}`).join("; ")})`}` : undefined));
+    text("   dropped by the server while idle", (r) => (r.idle ? String(r.idle.droppedWhileIdle) : undefined));
+    text("   RSS before / all open / all closed, MiB", (r) => (r.idle ? `${r.idle.rssBeforeMiB.toFixed(0)} / ${r.idle.rssAfterMiB.toFixed(0)} / ${r.idle.rssClosedMiB.toFixed(0)}` : undefined));
+    text("   open time s / server CPU-s (handshakes)", (r) => (r.idle ? `${r.idle.openS.toFixed(1)} / ${r.idle.serverCpuS.toFixed(1)}` : undefined));
+    text("   generator RSS with all open, MiB", (r) => (r.idle ? r.idle.genRssMiB.toFixed(0) : undefined));
+    for (const r of results) if (r.idle) notes.push(`  ${r.server.label} idle: ${r.idle.limitNote}`);
+  }
   text("Server peak RSS, MiB", (r) => (r.peakRssMiB === undefined ? undefined : r.peakRssMiB.toFixed(0)));
   text("TLS", (r) => r.ingest?.cipher ?? r.fanin?.cipher ?? r.latency?.cipher);
 
@@ -1430,6 +1788,7 @@ async function main(): Promise<void> {
     `Setup: ${pinning}; one raw-TLS load generator process (pre-encoded frames, PUBACKs parsed by hand); ${WARMUP_S} s warm-up per scenario`,
     ...results.map((r) => `  ${r.server.label}: ${r.server.durability}${r.server.sas ? "; CONNECT with a device SAS token" : "; plain CONNECT, no credentials"}`),
     ...(results.length === 0 ? [] : ["", fmtRow(header), ...rows.map(fmtRow)]),
+    ...notes,
   ];
   if (crash !== undefined) {
     const restarts = crash.cycles.map((c) => c.restartMs).sort((a, b) => a - b);
@@ -1444,7 +1803,9 @@ async function main(): Promise<void> {
       `   spawn → first CONNACK: min ${ms(restarts[0]!)} ms, median ${ms(quantile(restarts, 0.5))} ms, max ${ms(restarts[restarts.length - 1]!)} ms (target ≤ 2 s)`,
     );
   }
-  const notDone = ["19,000 idle connections (P6)", "direct methods (P12)", "4 KB payload variant", "unpinned runs"];
+  const notDone = ["4 KB payload variant", "unpinned runs"];
+  if (!RUN.has("idle")) notDone.unshift("19,000 idle connections (P6)");
+  if (!RUN.has("methods")) notDone.unshift("direct methods (P12)");
   if (!RUN.has("crash")) notDone.push("kill -9 crash check (R1)");
   out.push(
     "",
