@@ -153,10 +153,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       caCertificatePath: tls.caCertificatePath,
       connectionStrings: strings,
       hubJsonPath,
-      advanceClock(seconds) {
-        hub.advanceClock(seconds);
-        return { now: new Date(hub.clock.now()).toISOString(), offsetSeconds: hub.clock.offsetSeconds };
-      },
+      advanceClock: (seconds) => hub.clockAdmin.advanceBy(seconds),
       close() {
         closing ??= (async () => {
           for (const close of closers) await close();

@@ -64,8 +64,6 @@ export interface Hub {
   readonly clockAdmin: ClockAdmin;
   readonly c2d: C2dQueue;
   readonly fileUploads: FileUploads;
-  /** Moves the hub clock forward and fires every hub timer that became due. */
-  advanceClock(seconds: number): void;
   /** Stops the hub's timers (shutdown). */
   stop(): void;
 }
@@ -176,10 +174,6 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     clockAdmin: new ClockAdmin(clock, timers),
     fileUploads: liveFileUploads,
     telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount }),
-    advanceClock(seconds) {
-      clock.advance(seconds);
-      timers.poke();
-    },
     stop() {
       timers.clear();
     },
