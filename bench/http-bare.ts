@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { send } from "./harness.js";
 
 const { values } = parseArgs({
   options: {
@@ -26,10 +27,6 @@ const { values } = parseArgs({
 if (values.cert === undefined || values.key === undefined) {
   process.stderr.write("usage: http-bare.ts --cert FILE --key FILE [--host 127.0.0.1]\n");
   process.exit(2);
-}
-
-function send(message: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
 let answered = 0;

@@ -21,12 +21,11 @@
  * number of records it takes off the queue and how long the synchronous commit blocks the event loop. Nothing under
  * src/ is changed; the wrapper costs two performance.now() calls and a short loop per commit.
  */
-import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { startHub } from "../src/app.js";
 import { createLogger } from "../src/observability/logger.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
+import { recordCommitStats, send, serveCommands } from "./harness.js";
 
 const { values } = parseArgs({
   options: {
@@ -42,52 +41,10 @@ if (dataDir === undefined || values.cert === undefined || values.key === undefin
   process.exit(2);
 }
 
-function send(message: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(message)}\n`);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Group-commit statistics (see the header)
 
-interface QueuedAppend {
-  readonly records: { length: number };
-}
-const batchSizes: number[] = [];
-const commitMs: number[] = [];
-{
-  const proto = SqliteTelemetryLog.prototype as unknown as { flush(this: { queue: QueuedAppend[] }): void };
-  const flush = proto.flush;
-  if (typeof flush !== "function") throw new Error("SqliteTelemetryLog has no flush method to wrap; update bench/http-hub.ts");
-  const queued = (queue: readonly QueuedAppend[]): number => {
-    let n = 0;
-    for (let i = 0; i < queue.length; i++) n += queue[i]!.records.length;
-    return n;
-  };
-  proto.flush = function wrappedFlush(this: { queue: QueuedAppend[] }): void {
-    const before = queued(this.queue);
-    const t0 = performance.now();
-    flush.call(this);
-    commitMs.push(performance.now() - t0);
-    batchSizes.push(before - queued(this.queue));
-  };
-}
-
-function takeCommitStats(): Record<string, number> {
-  const sizes = batchSizes.splice(0).sort((a, b) => a - b);
-  const times = commitMs.splice(0).sort((a, b) => a - b);
-  const q = (xs: number[], p: number): number => (xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))]!);
-  const records = sizes.reduce((s, n) => s + n, 0);
-  return {
-    commits: sizes.length,
-    records,
-    meanRecords: sizes.length === 0 ? NaN : records / sizes.length,
-    p50Records: q(sizes, 0.5),
-    maxRecords: q(sizes, 1),
-    commitMsTotal: times.reduce((s, n) => s + n, 0),
-    commitMsP50: q(times, 0.5),
-    commitMsP99: q(times, 0.99),
-  };
-}
+const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/http-hub.ts");
 
 // ---------------------------------------------------------------------------------------------------------------
 // The hub
@@ -128,24 +85,7 @@ async function handle(command: { cmd?: unknown }): Promise<Record<string, unknow
   }
 }
 
-const lines = createInterface({ input: process.stdin });
-lines.on("line", (line) => {
-  if (line.trim() === "") return;
-  let command: { cmd?: unknown };
-  try {
-    command = JSON.parse(line) as typeof command;
-  } catch {
-    send({ event: "error", message: `not JSON: ${line}` });
-    return;
-  }
-  handle(command).then(
-    (extra) => send({ event: "done", cmd: command.cmd, ...extra }),
-    (error: unknown) => send({ event: "error", cmd: command.cmd, message: String(error) }),
-  );
-});
-lines.on("close", () => void close());
-process.on("SIGTERM", () => void close());
-process.on("SIGINT", () => void close());
+serveCommands(handle, close);
 
 send({
   event: "ready",

@@ -22,14 +22,11 @@
  * the number of records it takes off the queue and how long the synchronous commit blocks the event loop. Nothing
  * under src/ is changed; the wrapper costs two performance.now() calls and a short loop per commit.
  */
-import { writeFileSync } from "node:fs";
-import { Session } from "node:inspector/promises";
-import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { startHub } from "../src/app.js";
 import { createLogger } from "../src/observability/logger.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
+import { cpuProfiler, recordCommitStats, send, serveCommands } from "./harness.js";
 
 const { values } = parseArgs({
   options: {
@@ -47,53 +44,10 @@ if (dataDir === undefined || values.cert === undefined || values.key === undefin
   process.exit(2);
 }
 
-function send(message: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(message)}\n`);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Group-commit statistics (see the header)
 
-interface QueuedAppend {
-  readonly records: { length: number };
-}
-const batchSizes: number[] = [];
-const commitMs: number[] = [];
-{
-  const proto = SqliteTelemetryLog.prototype as unknown as { flush(this: { queue: QueuedAppend[] }): void };
-  const flush = proto.flush;
-  if (typeof flush !== "function") throw new Error("SqliteTelemetryLog has no flush method to wrap; update bench/mqtt-hub.ts");
-  const queued = (queue: readonly QueuedAppend[]): number => {
-    let n = 0;
-    for (let i = 0; i < queue.length; i++) n += queue[i]!.records.length;
-    return n;
-  };
-  proto.flush = function wrappedFlush(this: { queue: QueuedAppend[] }): void {
-    const before = queued(this.queue);
-    const t0 = performance.now();
-    flush.call(this);
-    commitMs.push(performance.now() - t0);
-    batchSizes.push(before - queued(this.queue));
-  };
-}
-
-function takeCommitStats(): Record<string, number> {
-  const sizes = batchSizes.splice(0).sort((a, b) => a - b);
-  const times = commitMs.splice(0).sort((a, b) => a - b);
-  const q = (xs: number[], p: number): number => (xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))]!);
-  const records = sizes.reduce((s, n) => s + n, 0);
-  const totalMs = times.reduce((s, n) => s + n, 0);
-  return {
-    commits: sizes.length,
-    records,
-    meanRecords: sizes.length === 0 ? NaN : records / sizes.length,
-    p50Records: q(sizes, 0.5),
-    maxRecords: q(sizes, 1),
-    commitMsTotal: totalMs,
-    commitMsP50: q(times, 0.5),
-    commitMsP99: q(times, 0.99),
-  };
-}
+const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/mqtt-hub.ts");
 
 // ---------------------------------------------------------------------------------------------------------------
 // The hub
@@ -113,13 +67,13 @@ const hub = await startHub({
   storage,
 });
 
-let session: Session | undefined;
+const profiler = cpuProfiler();
 let closing = false;
 
 async function close(): Promise<never> {
   if (!closing) {
     closing = true;
-    if (session !== undefined) session.disconnect();
+    profiler.disconnect();
     await hub.close();
   }
   process.exit(0);
@@ -128,19 +82,11 @@ async function close(): Promise<never> {
 async function handle(command: { cmd?: unknown; path?: unknown }): Promise<Record<string, unknown> | undefined> {
   switch (command.cmd) {
     case "profile-start":
-      session ??= new Session();
-      session.connect();
-      await session.post("Profiler.enable");
-      await session.post("Profiler.start");
+      await profiler.start();
       return undefined;
-    case "profile-stop": {
-      if (session === undefined) throw new Error("the profiler is not running");
-      const { profile } = await session.post("Profiler.stop");
-      session.disconnect();
-      session = undefined;
-      writeFileSync(String(command.path), JSON.stringify(profile));
+    case "profile-stop":
+      await profiler.stop(String(command.path));
       return undefined;
-    }
     case "commit-stats":
       return { stats: takeCommitStats() };
     case "close":
@@ -150,24 +96,7 @@ async function handle(command: { cmd?: unknown; path?: unknown }): Promise<Recor
   }
 }
 
-const lines = createInterface({ input: process.stdin });
-lines.on("line", (line) => {
-  if (line.trim() === "") return;
-  let command: { cmd?: unknown; path?: unknown };
-  try {
-    command = JSON.parse(line) as typeof command;
-  } catch {
-    send({ event: "error", message: `not JSON: ${line}` });
-    return;
-  }
-  handle(command).then(
-    (extra) => send({ event: "done", cmd: command.cmd, ...extra }),
-    (error: unknown) => send({ event: "error", cmd: command.cmd, message: String(error) }),
-  );
-});
-lines.on("close", () => void close());
-process.on("SIGTERM", () => void close());
-process.on("SIGINT", () => void close());
+serveCommands(handle, close);
 
 send({
   event: "ready",

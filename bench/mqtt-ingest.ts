@@ -26,7 +26,6 @@ import { createServer as createNetServer, connect as netConnect } from "node:net
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt-packet";
@@ -35,6 +34,7 @@ import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.j
 import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
 import { issueServerCertificate } from "../src/tls/issue-server-certificate.js";
 import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
+import { codeFacts, cpuSeconds, cpuTimes, exitOf, exitOnSignalsAndAfter, fsTypeOf, jsonLines, log, machineTimes as readMachineTimes, pinGenerator, postBulkCreate, procStatus, sh, sleep } from "./harness.js";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
 const API = "api-version=2021-04-12";
@@ -149,17 +149,10 @@ const DEVICES = Math.max(
   1,
 );
 
-const log = (text: string): void => void process.stderr.write(`${text}\n`);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Machine facts, pinning, clean-up
 
-function sh(command: string, args: string[]): string | undefined {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  return result.status === 0 ? result.stdout.trim() : undefined;
-}
-
-const clockTicks = Number(sh("getconf", ["CLK_TCK"]) ?? "100");
 const nproc = Number(sh("nproc", []) ?? "1");
 const hasTaskset = sh("taskset", ["--version"]) !== undefined;
 const pinned = !opts["no-pin"] && hasTaskset && nproc >= 2;
@@ -173,10 +166,8 @@ const pkgVersion = (name: string): string => {
   }
 };
 const workDir = mkdtempSync(join(tmpdir(), "malachite-bench-mqtt-"));
-const gitHead = sh("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]) ?? "?";
-// --no-optional-locks: a read-only look that never refreshes the index, as other people work in this checkout.
-const srcDirty = spawnSync("git", ["-C", ROOT, "--no-optional-locks", "diff", "--quiet", "HEAD", "--", "src"]).status === 1;
-const fsType = sh("df", ["-T", workDir])?.split("\n")[1]?.split(/\s+/)[1] ?? "?";
+const { gitHead, srcDirty } = codeFacts(ROOT);
+const fsType = fsTypeOf(workDir);
 
 const children = new Set<ChildProcess>();
 function killChildren(): void {
@@ -188,18 +179,9 @@ process.on("exit", () => {
   killChildren();
   if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
 });
-process.on("SIGINT", () => process.exit(130));
-process.on("SIGTERM", () => process.exit(143));
-const deadline = setTimeout(() => {
-  log(`mqtt benchmark: still running after --timeout ${TIMEOUT_S} s; stopping`);
-  process.exit(1);
-}, TIMEOUT_S * 1000);
-deadline.unref();
+exitOnSignalsAndAfter(TIMEOUT_S, "mqtt");
 
-if (pinned) {
-  // -a: every thread of this process, so libuv and V8 helper threads stay off the server's core too.
-  if (sh("taskset", ["-a", "-cp", "1", String(process.pid)]) === undefined) throw new Error("taskset could not pin the generator");
-}
+if (pinned) pinGenerator();
 
 /** The generator's own soft file limit raised to the hard one (prlimit), when they differ; children are raised too. */
 const nofile0 = /Max open files\s+(\S+)\s+(\S+)/.exec(readFileSync("/proc/self/limits", "utf8"));
@@ -222,30 +204,8 @@ function spawnServer(command: string, args: string[], stdio: "pipe-json" | "quie
   return child;
 }
 
-/** utime + stime of a process (all its threads), in CPU-seconds, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const t = cpuTimes(pid);
-  return t.user + t.sys;
-}
-/** utime and stime (fields 14 and 15 of /proc/PID/stat), in CPU-seconds. */
-function cpuTimes(pid: number): { user: number; sys: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { user: Number(fields[11]) / clockTicks, sys: Number(fields[12]) / clockTicks };
-}
-
-/**
- * From /proc/stat, in CPU-seconds since boot: time every core spent running tasks (user, nice, system), interrupt
- * and softirq time on the server's core (loopback TCP is processed there in softirq for the packets the server sends,
- * and charged to no process), and time the hypervisor stole from the VM.
- */
-function machineTimes(): { tasks: number; serverCoreIrq: number; steal: number } {
-  const lines = readFileSync("/proc/stat", "utf8").split("\n");
-  const parse = (line: string | undefined): number[] => (line ?? "").trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = parse(lines[0]);
-  const core = parse(lines.find((l) => l.startsWith(pinned ? "cpu0 " : "cpu ")));
-  return { tasks: (user + nice + system) / clockTicks, serverCoreIrq: ((core[5] ?? 0) + (core[6] ?? 0)) / clockTicks, steal: steal / clockTicks };
-}
+/** From /proc/stat: see harness.ts; the server's core is cpu0 when pinned. */
+const machineTimes = (): ReturnType<typeof readMachineTimes> => readMachineTimes(pinned);
 
 interface Noise {
   /** CPU-seconds other processes used (task time minus server and generator). */
@@ -264,16 +224,11 @@ function noiseSince(m0: ReturnType<typeof machineTimes>, serverCpuS: number, gen
 const noiseText = (n: Noise, seconds: number): string =>
   `${((n.othersS / seconds) * 100).toFixed(0)} / ${((n.serverCoreIrqS / seconds) * 100).toFixed(0)} / ${((n.stealS / seconds) * 100).toFixed(0)}`;
 
-function procStatus(pid: number, key: string): number {
-  const match = new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match === null ? NaN : Number(match[1]);
-}
 /** Times the kernel took the CPU from a process that still wanted it: something else ran on its core. */
 const involuntarySwitches = (pid: number): number => procStatus(pid, "nonvoluntary_ctxt_switches");
 const rssMiB = (pid: number): number => procStatus(pid, "VmRSS") / 1024;
 const peakRssMiB = (pid: number): number => procStatus(pid, "VmHWM") / 1024;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the server has used < 2 % of a core over 300 ms (what the previous step left behind is done), max 10 s. */
 async function waitIdle(pid: number): Promise<void> {
@@ -337,47 +292,6 @@ interface HubServer extends Server {
   readonly serviceKey: string;
   readonly serviceKeyName: string;
   command(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
-}
-
-function jsonLines(child: ChildProcess): (timeoutMs: number) => Promise<Record<string, unknown>> {
-  const queue: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ resolve: (e: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
-  let ended: Error | undefined;
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    let event: Record<string, unknown>;
-    try {
-      event = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      log(`server: ${line}`);
-      return;
-    }
-    const waiter = waiters.shift();
-    if (waiter === undefined) queue.push(event);
-    else waiter.resolve(event);
-  });
-  child.on("exit", (code, signal) => {
-    ended = new Error(`the server process exited (code ${code}, signal ${signal})`);
-    for (const waiter of waiters.splice(0)) waiter.reject(ended);
-  });
-  return (timeoutMs) => {
-    const queued = queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (ended !== undefined) return Promise.reject(ended);
-    return new Promise((resolveEvent, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the server process did not answer within ${timeoutMs} ms`)), timeoutMs);
-      waiters.push({
-        resolve: (e) => (clearTimeout(timer), resolveEvent(e)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-    });
-  };
-}
-
-function exitOf(child: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (child.exitCode !== null || child.signalCode !== null) r();
-    else child.once("exit", () => r());
-  });
 }
 
 async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory"): Promise<HubServer> {
@@ -526,28 +440,7 @@ function makeDevices(prefix: string, n: number): Device[] {
 async function createDevices(hub: HubServer, ca: string, devices: readonly Device[]): Promise<{ seconds: number }> {
   const agent = new Agent({ keepAlive: true, ca, maxSockets: 4 });
   const token = createSasToken(hub.hostName, hub.ownerKey, Math.ceil(Date.now() / 1000) + 3600, "iothubowner");
-  const post = (body: string): Promise<{ status: number; text: string }> =>
-    new Promise((resolveReply, reject) => {
-      const req = request(
-        {
-          host: HOST,
-          port: hub.httpsPort,
-          method: "POST",
-          path: `/devices?${API}`,
-          agent,
-          headers: { authorization: token, "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(body)) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolveReply({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-          res.on("error", reject);
-        },
-      );
-      req.setTimeout(60_000, () => req.destroy(new Error("bulk create got no answer within 60 s")));
-      req.on("error", reject);
-      req.end(body);
-    });
+  const post = (body: string): Promise<{ status: number; text: string }> => postBulkCreate(agent, HOST, hub.httpsPort, `/devices?${API}`, token, body);
   const t0 = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -15,13 +15,12 @@
  * and answers each with `{"event":"done","cmd":...}` (or `{"event":"error",...}`). When stdin ends (the parent died)
  * it closes the hub and exits too, so a crashed benchmark never leaves a hub behind.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { Session } from "node:inspector/promises";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { startHub } from "../src/app.js";
 import { createLogger } from "../src/observability/logger.js";
+import { cpuProfiler, send, serveCommands } from "./harness.js";
 
 const { values } = parseArgs({
   options: {
@@ -35,10 +34,6 @@ const caDir = values["ca-dir"];
 if (dataDir === undefined || caDir === undefined) {
   process.stderr.write("usage: registry-hub.ts --data-dir DIR --ca-dir DIR [--host 127.0.0.1]\n");
   process.exit(2);
-}
-
-function send(message: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
 const certPath = join(caDir, "ca.pem");
@@ -56,13 +51,13 @@ const hub = await startHub({
   issuer: { certPath, certPem: readFileSync(certPath, "utf8"), keyPem: readFileSync(join(caDir, "ca-key.pem"), "utf8") },
 });
 
-let session: Session | undefined;
+const profiler = cpuProfiler();
 let closing = false;
 
 async function close(): Promise<never> {
   if (!closing) {
     closing = true;
-    if (session !== undefined) session.disconnect();
+    profiler.disconnect();
     await hub.close();
   }
   process.exit(0);
@@ -71,19 +66,11 @@ async function close(): Promise<never> {
 async function handle(command: { cmd?: unknown; path?: unknown }): Promise<void> {
   switch (command.cmd) {
     case "profile-start":
-      session ??= new Session();
-      session.connect();
-      await session.post("Profiler.enable");
-      await session.post("Profiler.start");
+      await profiler.start();
       return;
-    case "profile-stop": {
-      if (session === undefined) throw new Error("the profiler is not running");
-      const { profile } = await session.post("Profiler.stop");
-      session.disconnect();
-      session = undefined;
-      writeFileSync(String(command.path), JSON.stringify(profile));
+    case "profile-stop":
+      await profiler.stop(String(command.path));
       return;
-    }
     case "close":
       await close();
       return;
@@ -92,24 +79,7 @@ async function handle(command: { cmd?: unknown; path?: unknown }): Promise<void>
   }
 }
 
-const lines = createInterface({ input: process.stdin });
-lines.on("line", (line) => {
-  if (line.trim() === "") return;
-  let command: { cmd?: unknown; path?: unknown };
-  try {
-    command = JSON.parse(line) as typeof command;
-  } catch {
-    send({ event: "error", message: `not JSON: ${line}` });
-    return;
-  }
-  handle(command).then(
-    () => send({ event: "done", cmd: command.cmd }),
-    (error: unknown) => send({ event: "error", cmd: command.cmd, message: String(error) }),
-  );
-});
-lines.on("close", () => void close());
-process.on("SIGTERM", () => void close());
-process.on("SIGINT", () => void close());
+serveCommands(handle, close);
 
 send({
   event: "ready",

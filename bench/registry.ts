@@ -11,13 +11,12 @@
  * generator and the peers) is pinned to core 1. Requests are raw HTTPS on one keep-alive agent with the run's own CA.
  * See bench/README.md.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { createSasToken } from "../src/hub/index.js";
@@ -26,6 +25,7 @@ import { migrations } from "../src/storage/sqlite/migrations.js";
 import { SqliteStore } from "../src/storage/sqlite/sqlite-store.js";
 import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
 import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
+import { codeFacts, cpuSeconds, exitOf, exitOnSignalsAndAfter, fsTypeOf, jsonLines, log, pinGenerator, procStatus, sh } from "./harness.js";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
 const API = "api-version=2021-04-12";
@@ -92,17 +92,10 @@ const deviceId = (i: number): string => `dev-${String(i + 1).padStart(ID_WIDTH, 
 const siteOf = (i: number): string => `s-${i % SITES}`;
 const expectedMatches = Math.floor((DEVICES - 1 - SITE_INDEX) / SITES) + (DEVICES > SITE_INDEX ? 1 : 0);
 
-const log = (text: string): void => void process.stderr.write(`${text}\n`);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Machine facts, pinning, clean-up
 
-function sh(command: string, args: string[]): string | undefined {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  return result.status === 0 ? result.stdout.trim() : undefined;
-}
-
-const clockTicks = Number(sh("getconf", ["CLK_TCK"]) ?? "100");
 const nproc = Number(sh("nproc", []) ?? String(availableParallelism()));
 const hasTaskset = sh("taskset", ["--version"]) !== undefined;
 const pinned = !opts["no-pin"] && hasTaskset && nproc >= 2;
@@ -116,10 +109,8 @@ const sqliteVersion = (() => {
 })();
 const betterSqliteVersion = (JSON.parse(readFileSync(join(ROOT, "node_modules/better-sqlite3/package.json"), "utf8")) as { version: string }).version;
 const workDir = mkdtempSync(join(tmpdir(), "malachite-bench-registry-"));
-const gitHead = sh("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]) ?? "?";
-// --no-optional-locks: a read-only look that never refreshes the index, as other people work in this checkout.
-const srcDirty = spawnSync("git", ["-C", ROOT, "--no-optional-locks", "diff", "--quiet", "HEAD", "--", "src"]).status === 1;
-const fsType = sh("df", ["-T", workDir])?.split("\n")[1]?.split(/\s+/)[1] ?? "?";
+const { gitHead, srcDirty } = codeFacts(ROOT);
+const fsType = fsTypeOf(workDir);
 
 let hubChild: ChildProcess | undefined;
 function cleanUp(): void {
@@ -127,18 +118,9 @@ function cleanUp(): void {
   if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
 }
 process.on("exit", cleanUp);
-process.on("SIGINT", () => process.exit(130));
-process.on("SIGTERM", () => process.exit(143));
-const deadline = setTimeout(() => {
-  log(`registry benchmark: still running after --timeout ${TIMEOUT_S} s; stopping`);
-  process.exit(1);
-}, TIMEOUT_S * 1000);
-deadline.unref();
+exitOnSignalsAndAfter(TIMEOUT_S, "registry");
 
-if (pinned) {
-  // -a: every thread of this process, so libuv and V8 helper threads stay off the hub's core too.
-  if (sh("taskset", ["-a", "-cp", "1", String(process.pid)]) === undefined) throw new Error("taskset could not pin the generator");
-}
+if (pinned) pinGenerator();
 
 // ---------------------------------------------------------------------------------------------------------------
 // The hub child
@@ -169,40 +151,8 @@ async function startHubProcess(dataDir: string, caDir: string): Promise<HubProce
     ? spawn("taskset", ["-c", "0", process.execPath, ...nodeArgs], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] })
     : spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
   hubChild = child;
-  const queue: HubEvent[] = [];
-  const waiters: Array<{ resolve: (e: HubEvent) => void; reject: (e: Error) => void }> = [];
-  let ended: Error | undefined;
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    let event: HubEvent;
-    try {
-      event = JSON.parse(line) as HubEvent;
-    } catch {
-      log(`hub: ${line}`);
-      return;
-    }
-    const waiter = waiters.shift();
-    if (waiter === undefined) queue.push(event);
-    else waiter.resolve(event);
-  });
-  const exited = new Promise<void>((resolveExit) => {
-    child.on("exit", (code, signal) => {
-      ended = new Error(`the hub process exited (code ${code}, signal ${signal})`);
-      for (const waiter of waiters.splice(0)) waiter.reject(ended);
-      resolveExit();
-    });
-  });
-  const next = (timeoutMs: number): Promise<HubEvent> => {
-    const queued = queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (ended !== undefined) return Promise.reject(ended);
-    return new Promise((resolveEvent, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the hub process did not answer within ${timeoutMs} ms`)), timeoutMs);
-      waiters.push({
-        resolve: (e) => (clearTimeout(timer), resolveEvent(e)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-    });
-  };
+  const next = jsonLines<HubEvent>(child, "hub");
+  const exited = exitOf(child);
   const ready = await next(60_000);
   if (ready.event !== "ready" || ready.port === undefined || ready.pid === undefined || ready.connectionString === undefined) {
     throw new Error(`unexpected first message from the hub: ${JSON.stringify(ready)}`);
@@ -220,7 +170,7 @@ async function startHubProcess(dataDir: string, caDir: string): Promise<HubProce
       if (answer.event !== "done") throw new Error(`hub command ${JSON.stringify(cmd)} failed: ${answer.message ?? JSON.stringify(answer)}`);
     },
     async close() {
-      if (ended !== undefined) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.stdin!.end();
       const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
       await exited;
@@ -229,25 +179,10 @@ async function startHubProcess(dataDir: string, caDir: string): Promise<HubProce
   };
 }
 
-/** utime + stime of a process, in CPU-seconds (/proc/PID/stat fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state), so field n is fields[n - 3].
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
-
 /** Times the kernel took the CPU away from a process that still wanted it: a sign that something else was running. */
-function involuntarySwitches(pid: number): number {
-  const match = /nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match === null ? NaN : Number(match[1]);
-}
-
+const involuntarySwitches = (pid: number): number => procStatus(pid, "nonvoluntary_ctxt_switches");
 /** Peak resident set size of a process, in MiB. */
-function peakRssMiB(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match === null ? NaN : Number(match[1]) / 1024;
-}
+const peakRssMiB = (pid: number): number => procStatus(pid, "VmHWM") / 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTPS
