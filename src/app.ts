@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG, type Config } from "./config/config.js";
 import { hubNameFromHostName } from "./config/names.js";
 import { createHttpGateway } from "./gateways/http/http-gateway.js";
 import { createMqttGateway } from "./gateways/mqtt/mqtt-gateway.js";
+import { createAmqpGateway } from "./gateways/amqp/amqp-gateway.js";
 import { createHub, type BlobStorage, type C2dStore, type FileUploadStore, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { randomIds } from "./shared/random-ids.js";
@@ -38,6 +39,12 @@ export interface RunningHub {
   readonly caCertificatePath: string;
   /** One IoT Hub service connection string per shared access policy, keyed by policy name. */
   readonly connectionStrings: Readonly<Record<string, string>>;
+  /**
+   * The built-in endpoint's "Event Hub-compatible endpoint" connection string, for @azure/event-hubs and other Event
+   * Hubs clients: `Endpoint=sb://{hostName}[:{amqpPort}]/;SharedAccessKeyName=service;SharedAccessKey=…;EntityPath={hubName}`
+   * (the port only when AMQP is not on 5671; over WebSockets the SDK dials 443 unless the endpoint names a port).
+   */
+  readonly eventHubConnectionString: string;
   readonly hubJsonPath: string;
   /** Moves the hub clock forward (TTLs, locks, quota days follow it). */
   advanceClock(seconds: number): { now: string; offsetSeconds: number };
@@ -63,6 +70,16 @@ function resolveConfig(options: StartHubOptions): Config {
     fileUploadSasTtlSeconds: options.fileUploadSasTtlSeconds ?? DEFAULT_CONFIG.fileUploadSasTtlSeconds,
     fileNotifications: options.fileNotifications ?? DEFAULT_CONFIG.fileNotifications,
   };
+}
+
+/**
+ * What the portal shows as the built-in endpoint's connection string (service-protocol.md §5.1), signed with the
+ * `service` policy as IoT Hub's portal does by default: that policy has ServiceConnect, which is what reading needs.
+ */
+function eventHubConnectionString(hub: Hub, entity: string, amqpPort: number): string {
+  const policy = hub.policies.find((p) => p.keyName === "service") ?? hub.policies.find((p) => p.rights.includes("ServiceConnect"));
+  const endpoint = amqpPort === 5671 ? hub.hostName : `${hub.hostName}:${amqpPort}`;
+  return `Endpoint=sb://${endpoint}/;SharedAccessKeyName=${policy?.keyName ?? "service"};SharedAccessKey=${policy?.primaryKey ?? ""};EntityPath=${entity}`;
 }
 
 function connectionStrings(hub: Hub): Record<string, string> {
@@ -109,23 +126,33 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       wallClock: { now: () => Date.now() },
       ids: randomIds,
       partitionCount: 4,
+      eventHubName: config.hubName,
       reportError: (error) => logger.error({ err: error }, "Unexpected error in a hub timer or event listener"),
     });
     closers.push(async () => {
       await hub.registry.idle();
       await hub.c2d.close();
+      await hub.feedback.idle();
       await hub.fileUploads.close();
       hub.stop();
     });
     const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new SettingSubscriptionStore(store) });
-    const http = createHttpGateway({ hub, logger, tls, webSockets: { mqtt: (stream, socket) => mqtt.accept(stream, socket) } });
-    closers.unshift(() => http.close(), () => mqtt.close());
+    const amqp = createAmqpGateway({ hub, logger, tls, eventHubName: config.hubName });
+    const http = createHttpGateway({
+      hub,
+      logger,
+      tls,
+      webSockets: { mqtt: (stream, socket) => mqtt.accept(stream, socket), AMQPWSB10: (stream, socket) => amqp.accept(stream, socket) },
+    });
+    closers.unshift(() => http.close(), () => mqtt.close(), () => amqp.close());
     const httpsPort = await http.listen(config.bind, config.httpsPort);
     const mqttPort = await mqtt.listen(config.bind, config.mqttPort);
+    const amqpPort = await amqp.listen(config.bind, config.amqpPort);
     const mqttPlainPort = config.mqttPlainPort === undefined ? undefined : await mqtt.listenPlain(config.bind, config.mqttPlainPort);
     const strings = connectionStrings(hub);
+    const eventHubString = eventHubConnectionString(hub, config.hubName, amqpPort);
     const hubJsonPath = join(dataDir, "hub.json");
-    const ports = { https: httpsPort, mqtt: mqttPort, amqp: null, ...(mqttPlainPort === undefined ? {} : { mqttPlain: mqttPlainPort }) };
+    const ports = { https: httpsPort, mqtt: mqttPort, amqp: amqpPort, ...(mqttPlainPort === undefined ? {} : { mqttPlain: mqttPlainPort }) };
     // Written only once every listener accepts connections, so a script may wait for this file and then connect.
     await writeFileAtomic(
       hubJsonPath,
@@ -136,8 +163,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
           ports,
           caCertificatePath: tls.caCertificatePath,
           connectionStrings: strings,
-          // Filled in by the AMQP gateway (issue #4), which serves the Event Hub-compatible endpoint.
-          eventHubCompatible: { connectionString: null, name: config.hubName, partitionCount: 4 },
+          eventHubCompatible: { connectionString: eventHubString, name: config.hubName, partitionCount: 4 },
         },
         null,
         2,
@@ -152,6 +178,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       ports,
       caCertificatePath: tls.caCertificatePath,
       connectionStrings: strings,
+      eventHubConnectionString: eventHubString,
       hubJsonPath,
       advanceClock: (seconds) => hub.clockAdmin.advanceBy(seconds),
       close() {

@@ -6,6 +6,7 @@ import { createLogger } from "../observability/logger.js";
 import { runCaAdd, runCaCreate, runCaList } from "./ca-command.js";
 import { runC2dSend, type C2dSendOptions } from "./c2d-command.js";
 import { runClock } from "./clock-command.js";
+import { runConsumerGroupAdd, runConsumerGroupList, runConsumerGroupRemove } from "./consumer-group-command.js";
 import type { CliDeps } from "./cli-deps.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runStart } from "./start-command.js";
 
@@ -138,6 +139,33 @@ export async function runCli(
     .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
     .action(async (options: { dataDir?: string; advance?: string }) => {
       exitCode = await runClock(options, env, deps);
+    });
+
+  const consumerGroup = program
+    .command("consumer-group")
+    .description("Consumer groups of the built-in Event Hub-compatible endpoint on the running hub ($Default always exists).");
+  consumerGroup
+    .command("list")
+    .description("List the consumer groups.")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (options: { dataDir?: string }) => {
+      exitCode = await runConsumerGroupList(options, env, deps);
+    });
+  consumerGroup
+    .command("add")
+    .description("Create a consumer group (1-50 letters, digits, '.', '_' or '-'; at most 20 per hub).")
+    .argument("<name>", "the consumer group name")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (name: string, options: { dataDir?: string }) => {
+      exitCode = await runConsumerGroupAdd(name, options, env, deps);
+    });
+  consumerGroup
+    .command("remove")
+    .description("Delete a consumer group; its receivers are disconnected.")
+    .argument("<name>", "the consumer group name")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (name: string, options: { dataDir?: string }) => {
+      exitCode = await runConsumerGroupRemove(name, options, env, deps);
     });
 
   try {

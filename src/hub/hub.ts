@@ -4,14 +4,17 @@ import type { IdentityKey, Store } from "./ports/store.js";
 import type { TelemetryLog } from "./ports/telemetry-log.js";
 import type { C2dStore } from "./ports/c2d-store.js";
 import { C2dQueue, type C2dSettings } from "./c2d/c2d-queue.js";
+import { C2dFeedback } from "./c2d/c2d-feedback.js";
 import type { BlobStorage } from "./ports/blob-storage.js";
 import type { FileUploadStore } from "./ports/file-upload-store.js";
 import { FileUploads, type FileUploadSettings } from "./file-upload/file-uploads.js";
 import type { SharedAccessPolicy } from "./auth/rights.js";
 import { DeviceAuth } from "./auth/device-auth.js";
 import { ServiceAuth } from "./auth/service-auth.js";
+import { EventHubAuth } from "./auth/event-hub-auth.js";
 import { HubClock } from "./clock.js";
 import { ClockAdmin } from "./admin/clock-admin.js";
+import { EventHubEndpoint } from "./event-hub/event-hub.js";
 import { HubEvents } from "./events/hub-event.js";
 import { Methods } from "./methods/methods.js";
 import { loadOrCreatePolicies } from "./policies.js";
@@ -39,6 +42,10 @@ export interface HubDeps {
   readonly ids: Ids;
   /** Partitions of the built-in Event Hub-compatible endpoint (2-32, default 4). */
   readonly partitionCount: number;
+  /** The Event Hub-compatible name of the built-in endpoint (the hub name): the entity its tokens must name. */
+  readonly eventHubName: string;
+  /** How long the built-in endpoint keeps events, 1-7 days (IoT Hub's default: 1 day). */
+  readonly eventHubRetentionMs?: number;
   /** Where errors no caller can receive go (a timer or event listener that threw): the composition root logs them. */
   readonly reportError: (error: unknown) => void;
 }
@@ -63,7 +70,13 @@ export interface Hub {
   /** The hub clock as the admin API shows and advances it. */
   readonly clockAdmin: ClockAdmin;
   readonly c2d: C2dQueue;
+  /** The service's C2D feedback receiver queue (`/messages/serviceBound/feedback`). */
+  readonly feedback: C2dFeedback;
+  /** Tokens of the Event Hub-compatible endpoint (Event Hubs SDK signing). */
+  readonly eventHubAuth: EventHubAuth;
   readonly fileUploads: FileUploads;
+  /** The built-in Event Hub-compatible endpoint (partitions, consumer groups, receivers, retention). */
+  readonly eventHub: EventHubEndpoint;
   /** Stops the hub's timers (shutdown). */
   stop(): void;
 }
@@ -123,6 +136,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       events.emit({ type: "twinOperation", time: clock.now(), deviceId: key.deviceId, moduleId: key.moduleId, operation: "notifyDesired" });
     },
   });
+  const feedback = new C2dFeedback({ store: deps.c2dStore, clock, timers, ids: deps.ids, reportError: deps.reportError });
   c2d = new C2dQueue({
     store: deps.c2dStore,
     identities: deps.store,
@@ -136,6 +150,8 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       const connection = livePresence.find(deviceId, "");
       if (connection !== undefined && connection.link.subscribed("c2d")) connection.link.c2dAvailable();
     },
+    // A waiting feedback receiver is told as soon as a record is queued.
+    onFeedback: (records) => feedback.notify(records),
     reportError: deps.reportError,
     ...(deps.c2dSettings === undefined ? {} : { settings: deps.c2dSettings }),
   });
@@ -155,6 +171,17 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   });
   await fileUploads.recover();
   const liveFileUploads = fileUploads;
+  const eventHub = await EventHubEndpoint.create({
+    name: deps.eventHubName,
+    partitionCount: deps.partitionCount,
+    log: deps.telemetryLog,
+    store: deps.store,
+    clock,
+    timers,
+    events,
+    reportError: deps.reportError,
+    ...(deps.eventHubRetentionMs === undefined ? {} : { retentionMs: deps.eventHubRetentionMs }),
+  });
   return {
     hostName: deps.hostName,
     clock,
@@ -171,10 +198,14 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     presence,
     methods: new Methods({ store: deps.store, clock, timers, presence, events }),
     c2d: liveC2d,
+    feedback,
+    eventHubAuth: new EventHubAuth({ wallClock: deps.wallClock, policies: () => policies, entityName: deps.eventHubName }),
     clockAdmin: new ClockAdmin(clock, timers),
     fileUploads: liveFileUploads,
+    eventHub,
     telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount }),
     stop() {
+      eventHub.stop();
       timers.clear();
     },
   };

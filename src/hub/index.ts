@@ -13,6 +13,8 @@ export type { BulkResult } from "./registry/bulk.js";
 export type { DeviceLink, DeviceSubscription } from "./ports/device-link.js";
 export type { C2dStore, C2dMessage, C2dAck, C2dFeedbackRecord, C2dFeedbackStatus, C2dSystemProperties } from "./ports/c2d-store.js";
 export type { C2dQueue, C2dSendInput, C2dSendSystemProperties, C2dPurgeResult, C2dSettings, C2dEvent } from "./c2d/index.js";
+export { FEEDBACK_CONTENT_TYPE, renderFeedbackBody, type C2dFeedback, type C2dFeedbackBatch, type C2dFeedbackSettings } from "./c2d/index.js";
+export type { EventHubAuth, EventHubAuthResult } from "./auth/event-hub-auth.js";
 export type { BlobStorage, BlobUploadGrant, BlobInfo } from "./ports/blob-storage.js";
 export type { FileUploadStore, FileUploadRecord, FileNotificationRecord } from "./ports/file-upload-store.js";
 export {
@@ -31,3 +33,18 @@ export type { DeviceMessage, TelemetryCredential } from "./telemetry/telemetry.j
 export type { HubEvent, HubEventListener } from "./events/hub-event.js";
 export type { DeviceAuthResult } from "./auth/device-auth.js";
 export { renderConnectionAuthMethod } from "./auth/device-auth-method.js";
+export {
+  OFFSET_STRIDE,
+  offsetOf,
+  parseEventPosition,
+  DEFAULT_CONSUMER_GROUP,
+  MAX_NON_EPOCH_RECEIVERS,
+  type EventHubEndpoint,
+  type EventHubProperties,
+  type PartitionProperties,
+  type OpenReaderInput,
+  type ReceiverClaim,
+  type ConsumerGroups,
+  type PartitionReader,
+  type EventPosition,
+} from "./event-hub/index.js";

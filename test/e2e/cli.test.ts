@@ -100,6 +100,19 @@ test("malachite start serves the hub, writes hub.json with a working connection 
     assert.match(shown.output().stdout, /3600 s ahead/);
     const backwards = malachite(["clock", "--advance", "-1", "--data-dir", dataDir]);
     assert.equal(await backwards.exited, 2);
+
+    // `malachite consumer-group` manages the built-in endpoint's consumer groups.
+    const added = malachite(["consumer-group", "add", "Analytics", "--data-dir", dataDir]);
+    assert.equal(await added.exited, 0, added.output().stderr);
+    assert.match(added.output().stdout, /Consumer group Analytics exists/);
+    const listed = malachite(["consumer-group", "list", "--data-dir", dataDir]);
+    assert.equal(await listed.exited, 0, listed.output().stderr);
+    assert.equal(listed.output().stdout, "$Default\nAnalytics\n");
+    const removedGroup = malachite(["consumer-group", "remove", "analytics", "--data-dir", dataDir]);
+    assert.equal(await removedGroup.exited, 0, removedGroup.output().stderr);
+    const keepDefault = malachite(["consumer-group", "remove", "$Default", "--data-dir", dataDir]);
+    assert.equal(await keepDefault.exited, 1);
+    assert.match(keepDefault.output().stderr, /HTTP 400.*cannot be deleted/);
     run.child.kill("SIGTERM");
     assert.equal(await run.exited, 0);
   } finally {

@@ -99,7 +99,9 @@ function sendError(deps: HttpGatewayDeps, thrown: unknown, request: FastifyReque
   void reply.code(response.status).headers(response.headers).send(response.body);
 }
 
+// Event Hubs readers use `/$servicebus/websocket` (service-protocol.md §11.10); it serves AMQP only.
 const WEBSOCKET_PATHS = new Set(["/$iothub/websocket", "/%24iothub/websocket"]);
+const SERVICEBUS_PATHS = new Set(["/$servicebus/websocket", "/%24servicebus/websocket"]);
 
 /** Upgrades `/$iothub/websocket` to the protocol its subprotocol names; anything else is refused before upgrading. */
 function serveWebSockets(app: FastifyInstance, deps: HttpGatewayDeps): void {
@@ -114,7 +116,8 @@ function serveWebSockets(app: FastifyInstance, deps: HttpGatewayDeps): void {
     const path = (request.url ?? "").split("?")[0] ?? "";
     const offered = String(request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
     const protocol = offered.find((p) => Object.hasOwn(handlers, p));
-    if (!WEBSOCKET_PATHS.has(path) || protocol === undefined) {
+    const served = WEBSOCKET_PATHS.has(path) || (SERVICEBUS_PATHS.has(path) && protocol === "AMQPWSB10");
+    if (!served || protocol === undefined) {
       socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
       return;
     }

@@ -57,6 +57,7 @@ export class ClockAdmin {
   }
 }
 
-function requireAllRights(ctx: CallContext): void {
+/** Admin operations that are not IoT Hub APIs and change the whole hub: only a policy holding every right (iothubowner). */
+export function requireAllRights(ctx: CallContext): void {
   for (const right of ["RegistryRead", "RegistryWrite", "ServiceConnect", "DeviceConnect"] as const) requireRight(ctx, right);
 }

@@ -39,10 +39,18 @@ function safeDecode(text: string): string | undefined {
  * neither lower-cases nor encodes it), and compares in constant time so the check leaks nothing about the key.
  */
 export function sasSignatureMatches(token: SasToken, base64Key: string): boolean {
+  return sasSignatureMatchesKey(token, Buffer.from(base64Key, "base64"));
+}
+
+/**
+ * Checks the signature against raw HMAC key bytes. IoT Hub's SDKs use the base64-decoded key (sasSignatureMatches);
+ * the Event Hubs SDKs use the UTF-8 bytes of the key string itself, so the Event Hub-compatible endpoint calls this.
+ */
+export function sasSignatureMatchesKey(token: SasToken, key: Buffer): boolean {
   const sig = safeDecode(token.sig);
   if (sig === undefined) return false;
   const given = Buffer.from(sig, "base64");
-  const expected = createHmac("sha256", Buffer.from(base64Key, "base64")).update(`${token.sr}\n${token.se}`).digest();
+  const expected = createHmac("sha256", key).update(`${token.sr}\n${token.se}`).digest();
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 

@@ -12,4 +12,13 @@ export {
   type C2dSendSystemProperties,
   type C2dSettings,
 } from "./c2d-queue.js";
+export {
+  C2dFeedback,
+  C2D_FEEDBACK_DEFAULT_SETTINGS,
+  FEEDBACK_CONTENT_TYPE,
+  renderFeedbackBody,
+  type C2dFeedbackBatch,
+  type C2dFeedbackDeps,
+  type C2dFeedbackSettings,
+} from "./c2d-feedback.js";
 export type { C2dEvent, C2dEventSink } from "./c2d-events.js";

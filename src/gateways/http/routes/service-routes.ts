@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { CallContext, Hub } from "../../../hub/index.js";
 import { checkApiVersion } from "../api-version.js";
 import { registerAdminC2dRoute } from "./admin-c2d-route.js";
+import { registerAdminConsumerGroupsRoute } from "./admin-consumer-groups-route.js";
 
 type Params = { id: string; mid?: string };
 
@@ -71,6 +72,7 @@ export function registerServiceRoutes(app: FastifyInstance, hub: Hub): void {
   app.delete("/devices/:id/commands", async (request) => hub.c2d.purge(context(request), ids(request).id));
 
   registerAdminC2dRoute(app, hub, context);
+  registerAdminConsumerGroupsRoute(app, hub, context);
   app.get("/admin/clock", async (request) => hub.clockAdmin.status(context(request)));
   app.post("/admin/clock", async (request) => hub.clockAdmin.advance(context(request), request.body));
 
