@@ -41,6 +41,7 @@ function harness(options: { failStart?: Error; closeNever?: boolean } = {}) {
         ports: { https: 443, mqtt: 8883, amqp: 5671 },
         caCertificatePath: "/data/tls/ca.pem",
         connectionStrings: { iothubowner: OWNER },
+        eventHubConnectionString: "Endpoint=sb://localhost/;SharedAccessKeyName=service;SharedAccessKey=x;EntityPath=localhost",
         hubJsonPath: "/data/hub.json",
         advanceClock: () => ({ now: new Date(0).toISOString(), offsetSeconds: 0 }),
         close: () => {

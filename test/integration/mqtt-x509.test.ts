@@ -10,6 +10,7 @@ import mqtt from "mqtt-packet";
 import iothub from "azure-iothub";
 import deviceSdk from "azure-iot-device";
 import mqttSdk from "azure-iot-device-mqtt";
+import amqpSdk from "azure-iot-device-amqp";
 import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { x509 } from "../../src/tls/x509.js";
 import { exportPrivateKeyPem, generateEcKeyPair, randomSerialNumber, type CryptoKeyPair } from "../../src/tls/keys.js";
@@ -82,7 +83,7 @@ async function makeCertificate(commonName: string, options: { issuer?: Credentia
   };
 }
 
-type Transport = "Mqtt" | "MqttWs";
+type Transport = "Mqtt" | "MqttWs" | "Amqp" | "AmqpWs";
 
 describe("X.509 devices over MQTT with azure-iot-device", () => {
   let hub: TestHub;
@@ -95,7 +96,8 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
 
   /** A device (or module) client authenticating with a certificate: `x509=true` and setOptions({ cert, key }). */
   async function x509Client(deviceId: string, credential: { certPem: string; keyPem: string }, options: { moduleId?: string; transport?: Transport } = {}) {
-    const transport = mqttSdk[options.transport ?? "Mqtt"];
+    const name = options.transport ?? "Mqtt";
+    const transport = name === "Amqp" || name === "AmqpWs" ? amqpSdk[name] : mqttSdk[name];
     const connectionString = `HostName=${hub.hostName};DeviceId=${deviceId};${options.moduleId === undefined ? "" : `ModuleId=${options.moduleId};`}x509=true`;
     const client =
       options.moduleId === undefined
@@ -283,6 +285,36 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       await assert.rejects((await x509Client("x509-ca-selfie", credential)).open(), { name: "UnauthorizedError" });
     });
   });
+
+  // Over AMQP the SDK sends no token: the TLS client certificate authenticates the identity each link names.
+  for (const transport of ["Amqp", "AmqpWs"] as const) {
+    test(`X.509 over ${transport}: self-signed and CA-signed devices send telemetry; an unregistered certificate is UnauthorizedError`, async () => {
+      const self = await makeCertificate(`x509-${transport}-self`);
+      await registry.create({ deviceId: `x509-${transport}-self`, authentication: { x509Thumbprint: { primaryThumbprint: self.sha1 } } });
+      const selfClient = await x509Client(`x509-${transport}-self`, self, { transport });
+      await selfClient.open();
+      await selfClient.sendEvent(new deviceSdk.Message("self-signed over amqp"));
+      const [record] = await telemetryOf(`x509-${transport}-self`);
+      assert.equal(record?.systemProperties["iothub-connection-auth-method"], '{"scope":"device","type":"x509Certificate","issuer":"external","acceptingIpFilterRule":null}');
+
+      const issued = await makeCertificate(`x509-${transport}-ca`, { issuer: rootCa });
+      await registry.create({ deviceId: `x509-${transport}-ca`, authentication: { type: "certificateAuthority" } });
+      const caClient = await x509Client(`x509-${transport}-ca`, issued, { transport });
+      await caClient.open();
+      await caClient.sendEvent(new deviceSdk.Message("ca-signed over amqp"));
+      assert.equal((await telemetryOf(`x509-${transport}-ca`)).length, 1);
+
+      const stranger = await makeCertificate(`x509-${transport}-stranger`);
+      await registry.create({ deviceId: `x509-${transport}-stranger`, authentication: { x509Thumbprint: { primaryThumbprint: self.sha256 } } });
+      const refused = await x509Client(`x509-${transport}-stranger`, stranger, { transport });
+      refused.setRetryPolicy({ shouldRetry: () => false, nextRetryTimeout: () => 0 } as never);
+      await assert.rejects(async () => {
+        await refused.open();
+        await refused.sendEvent(new deviceSdk.Message("never stored"));
+      }, (error: Error) => error.name === "UnauthorizedError");
+      assert.equal((await telemetryOf(`x509-${transport}-stranger`)).length, 0);
+    });
+  }
 
   test("X.509 over MQTT-over-WebSocket (port 443)", async () => {
     const credential = await makeCertificate("x509-ws");

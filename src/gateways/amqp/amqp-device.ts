@@ -25,6 +25,9 @@ export interface AmqpDeviceDeps {
   readonly onClose: (reason: HubErrorName) => void;
 }
 
+// Far more than one device answers at once: the core allows a handful of concurrent calls per device in practice.
+const MAX_PENDING_METHODS = 1000;
+
 type DeviceLinkKind = "d2c" | "c2d" | "methods" | "twin";
 type Role = `${DeviceLinkKind}:${"send" | "receive"}`;
 
@@ -150,6 +153,8 @@ export class AmqpDevice {
         // IoT Hub sends uuid-typed correlation ids on method requests (the C SDK refuses anything else).
         const uuid = `00000000-0000-4000-8000-${requestId.padStart(12, "0").slice(-12)}`;
         this.#methodIds.set(uuid, requestId);
+        // Requests the device never answers time out in the core; forget the oldest so the map stays bounded.
+        if (this.#methodIds.size > MAX_PENDING_METHODS) this.#methodIds.delete(this.#methodIds.keys().next().value!);
         this.#push("methods:send", { correlation_id: wireId(uuid), application_properties: { "IoThub-methodname": methodName }, body: dataBody(payload) } as Message);
       },
       close: (reason) => this.#close(reason),
