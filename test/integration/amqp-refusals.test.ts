@@ -142,6 +142,18 @@ describe("AMQP refusals and bad input", () => {
     assert.equal(refused.end.condition, "amqp:unauthorized-access");
   });
 
+  test("SASL ANONYMOUS and EXTERNAL are accepted as well as the bare header; tokens still come through $cbs", async () => {
+    for (const sasl of ["ANONYMOUS", "EXTERNAL"] as const) {
+      const client = await RawAmqp.connect(hub, { sasl });
+      raws.push(client);
+      assert.equal((await client.putToken(resource("sasl-dev"), await deviceToken("sasl-dev"))).status, 200);
+      const { link, end } = await client.attach("sender", "/devices/sasl-dev/messages/events");
+      assert.equal(end.condition, undefined);
+      assert.equal((await client.send(link as rhea.Sender, { body: rhea.message.data_section(Buffer.from(sasl)) })).outcome, "accepted");
+      client.close();
+    }
+  });
+
   test("garbage instead of an AMQP header closes the socket; nothing else is harmed", async () => {
     const socket = tlsConnect({ host: hub.hostName, port: hub.ports.amqp!, servername: hub.hostName });
     socket.on("error", () => undefined);

@@ -42,6 +42,9 @@ export function createAmqpGateway(deps: AmqpGatewayDeps): AmqpGateway {
   // sender. IoT Hub accepts only once a message is durable; every receiver handler settles its deliveries itself.
   const container = rhea.create_container({ id: `malachite-${deps.hub.hostName}`, autoaccept: false });
   container.sasl_server_mechanisms.enable_anonymous();
+  // SASL EXTERNAL (X.509 clients that negotiate SASL): the mechanism itself proves nothing; the TLS client certificate
+  // is checked against the identity each link names, exactly as for clients that skip SASL.
+  (container as unknown as { sasl: { server_add_external(m: unknown): unknown } }).sasl.server_add_external(container.sasl_server_mechanisms);
   const factories = { ...SERVICE_LINK_FACTORIES, ...EVENT_HUB_LINK_FACTORIES, ...deps.factories };
   const connections = new Map<Connection, AmqpConnection>();
   const stateOf = (context: EventContext): AmqpConnection | undefined => connections.get(context.connection);

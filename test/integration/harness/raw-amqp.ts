@@ -46,7 +46,8 @@ export class RawAmqp {
     connection.on("error", () => undefined);
   }
 
-  static async connect(hub: RunningHub, options: { sasl?: boolean } = {}): Promise<RawAmqp> {
+  /** `sasl`: negotiate SASL with that mechanism first (the IoT SDKs send the bare AMQP header instead). */
+  static async connect(hub: RunningHub, options: { sasl?: "ANONYMOUS" | "EXTERNAL" } = {}): Promise<RawAmqp> {
     const container = rhea.create_container();
     const connection = container.connect({
       host: hub.hostName,
@@ -54,7 +55,8 @@ export class RawAmqp {
       transport: "tls",
       servername: hub.hostName,
       reconnect: false,
-      ...(options.sasl === true ? { username: "raw" } : {}),
+      ...(options.sasl === "ANONYMOUS" ? { username: "raw" } : {}),
+      ...(options.sasl === "EXTERNAL" ? { sasl_mechanisms: { EXTERNAL: () => ({ start: (done: (e: unknown, r: string) => void) => done(undefined, "") }) } } : {}),
     } as never);
     const client = new RawAmqp(connection);
     await within(new Promise((resolve) => connection.once("connection_open", resolve)), "the connection to open");
