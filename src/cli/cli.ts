@@ -7,6 +7,7 @@ import { runCaAdd, runCaCreate, runCaList } from "./ca-command.js";
 import { runC2dSend, type C2dSendOptions } from "./c2d-command.js";
 import { runClock } from "./clock-command.js";
 import { runConsumerGroupAdd, runConsumerGroupList, runConsumerGroupRemove } from "./consumer-group-command.js";
+import { runExplain } from "./explain-command.js";
 import type { CliDeps } from "./cli-deps.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runStart } from "./start-command.js";
 
@@ -169,6 +170,14 @@ export async function runCli(
     });
 
   try {
+  program
+    .command("explain")
+    .description("Explain an IoT Hub error (cause, what the SDKs do, what to change); without an argument, list them all.")
+    .argument("[code-or-name]", "a six-digit code such as 403004, or a name such as DeviceMaximumQueueDepthExceeded")
+    .action((query: string | undefined) => {
+      exitCode = runExplain(query, deps);
+    });
+
     await program.parseAsync([...argv], { from: "node" });
     return exitCode;
   } catch (error) {
