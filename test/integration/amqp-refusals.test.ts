@@ -131,15 +131,22 @@ describe("AMQP refusals and bad input", () => {
     assert.equal((await registry.get("renew-dev")).responseBody.connectionState, "Disconnected");
   });
 
-  test("back-end links need a policy token with ServiceConnect", async () => {
+  test("back-end links need a policy token with ServiceConnect: no token refuses the link, a weaker policy each message", async () => {
     const client = await raw();
     const { end } = await client.attach("sender", "/messages/devicebound");
     assert.equal(end.condition, "amqp:unauthorized-access");
     const other = await raw();
     const readOnly = createSasToken(hub.hostName, policyKey(hub, "registryRead"), Math.floor(Date.now() / 1000) + 60, "registryRead");
     assert.equal((await other.putToken(hub.hostName, readOnly)).status, 200);
-    const refused = await other.attach("sender", "/messages/devicebound");
-    assert.equal(refused.end.condition, "amqp:unauthorized-access");
+    // A policy without ServiceConnect may attach, but each message is rejected: detaching the link would make
+    // azure-iothub tear the whole connection down and stall the next send for 45 s.
+    const weaker = await other.attach("sender", "/messages/devicebound");
+    assert.equal(weaker.end.condition, undefined);
+    await key("c2d-target");
+    const sent = await other.send(weaker.link as rhea.Sender, { to: "/devices/c2d-target/messages/devicebound", body: rhea.message.data_section(Buffer.from("x")) });
+    assert.deepEqual(sent, { outcome: "rejected", condition: "amqp:unauthorized-access" });
+    const feedback = await other.attach("receiver", "/messages/serviceBound/feedback");
+    assert.equal(feedback.end.condition, "amqp:unauthorized-access");
   });
 
   test("SASL ANONYMOUS and EXTERNAL are accepted as well as the bare header; tokens still come through $cbs", async () => {

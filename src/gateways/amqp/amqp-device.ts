@@ -4,6 +4,7 @@ import {
   isHubError,
   renderConnectionAuthMethod,
   type CallContext,
+  type ClientInfo,
   type C2dMessage,
   type DeviceAuthResult,
   type DeviceConnection,
@@ -14,6 +15,7 @@ import {
 } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { asHubError, toAmqpError } from "./amqp-error.js";
+import { sentSystemProperties } from "./message-system-properties.js";
 import { bodyBytes, dataBody, idText, stringProperties, timeMs, wireId } from "./amqp-message.js";
 import { asSender, creditOf, type AmqpScope, type LinkHandler } from "./link-handler.js";
 
@@ -23,6 +25,8 @@ export interface AmqpDeviceDeps {
   readonly scope: AmqpScope;
   /** The hub ended this identity (400027, 401003, disabled, deleted): the connection decides what closes. */
   readonly onClose: (reason: HubErrorName) => void;
+  /** Peer address and SDK user agent, for resource logs. */
+  readonly client?: ClientInfo;
 }
 
 // Far more than one device answers at once: the core allows a handful of concurrent calls per device in practice.
@@ -56,7 +60,7 @@ export class AmqpDevice {
 
   private constructor(deps: AmqpDeviceDeps, auth: DeviceAuthResult) {
     this.#deps = deps;
-    this.#ctx = { caller: auth.caller, protocol: "amqp", trackingId: deps.hub.ids.trackingId() };
+    this.#ctx = { caller: auth.caller, protocol: "amqp", trackingId: deps.hub.ids.trackingId(), client: deps.client };
   }
 
   /** Registers the authenticated identity with the hub; an older connection of the same identity is closed (400027). */
@@ -66,6 +70,7 @@ export class AmqpDevice {
       protocol: "amqp",
       authMethod: renderConnectionAuthMethod(auth.authMethod),
       generationId: auth.generationId,
+      client: deps.client,
     });
     device.renew(auth.expiresAt);
     return device;
@@ -177,15 +182,10 @@ export class AmqpDevice {
   /** Accepted only once the message is durable in the telemetry log; refused with the catalog's condition otherwise. */
   async #telemetry(delivery: Delivery, message: Message): Promise<void> {
     const properties = stringProperties(message.application_properties);
-    const system: Record<string, string> = {};
+    const system: Record<string, string> = { ...sentSystemProperties(message) };
     const set = (name: string, value: string | undefined): void => {
       if (value !== undefined && value !== "") system[name] = value;
     };
-    set("messageId", idText(message.message_id));
-    set("correlationId", idText(message.correlation_id));
-    set("userId", Buffer.isBuffer(message.user_id) ? message.user_id.toString("utf8") : idText(message.user_id));
-    set("contentType", message.content_type === undefined ? undefined : String(message.content_type));
-    set("contentEncoding", message.content_encoding === undefined ? undefined : String(message.content_encoding));
     const expiry = timeMs(message.absolute_expiry_time);
     set("expiryTimeUtc", expiry === undefined ? undefined : new Date(expiry).toISOString());
     const created = timeMs(message.creation_time);
