@@ -1,13 +1,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import iothub from "azure-iothub";
 import deviceSdk from "azure-iot-device";
 import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { serviceRequest } from "./harness/service-request.js";
 import { deviceClient, moduleClient, type Transport } from "./harness/device-client.js";
-import { SqliteTelemetryLog } from "../../src/storage/sqlite/sqlite-telemetry-log.js";
-import type { TelemetryRecord } from "../../src/hub/index.js";
+import { storedTelemetry } from "./harness/stored-telemetry.js";
 
 const { Registry } = iothub;
 
@@ -37,17 +35,6 @@ for (const transport of ["Amqp", "AmqpWs"] as Transport[]) {
       clients.push(client);
       return client;
     }
-    async function readLog(): Promise<TelemetryRecord[]> {
-      const log = SqliteTelemetryLog.open({ path: join(hub.dataDir, "telemetry.db") });
-      try {
-        const all: TelemetryRecord[] = [];
-        for (let p = 0; p < 4; p++) all.push(...(await log.read({ partition: p, fromSequenceNumber: 0, limit: 10_000 })));
-        return all;
-      } finally {
-        await log.close();
-      }
-    }
-
     before(async () => {
       hub = await startTestHub();
       registry = Registry.fromConnectionString(hub.connectionStrings["iothubowner"]!);
@@ -69,7 +56,7 @@ for (const transport of ["Amqp", "AmqpWs"] as Transport[]) {
       await client.sendEvent(message);
       const { responseBody: identity } = await registry.get("telemetry-dev");
       assert.equal(identity.connectionState, "Connected");
-      const records = (await readLog()).filter((r) => r.systemProperties["iothub-connection-device-id"] === "telemetry-dev");
+      const records = (await storedTelemetry(hub)).filter((r) => r.systemProperties["iothub-connection-device-id"] === "telemetry-dev");
       assert.equal(records.length, 1);
       const record = records[0]!;
       assert.equal(record.body.toString(), JSON.stringify({ temp: 21.5 }));
@@ -168,7 +155,7 @@ for (const transport of ["Amqp", "AmqpWs"] as Transport[]) {
       clients.push(client);
       await client.open();
       await client.sendEvent(new deviceSdk.Message("from module"));
-      const records = (await readLog()).filter((r) => r.systemProperties["iothub-connection-module-id"] === "m1");
+      const records = (await storedTelemetry(hub)).filter((r) => r.systemProperties["iothub-connection-module-id"] === "m1");
       assert.equal(records.length, 1);
     });
 

@@ -15,8 +15,7 @@ import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { x509 } from "../../src/tls/x509.js";
 import { exportPrivateKeyPem, generateEcKeyPair, randomSerialNumber, type CryptoKeyPair } from "../../src/tls/keys.js";
 import { runCaAdd } from "../../src/cli/ca-command.js";
-import { SqliteTelemetryLog } from "../../src/storage/sqlite/sqlite-telemetry-log.js";
-import type { TelemetryRecord } from "../../src/hub/index.js";
+import { storedTelemetry } from "./harness/stored-telemetry.js";
 
 const { Registry } = iothub;
 const HOUR_MS = 60 * 60 * 1000;
@@ -139,17 +138,6 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
     }
   }
 
-  async function telemetryOf(deviceId: string): Promise<TelemetryRecord[]> {
-    const log = SqliteTelemetryLog.open({ path: join(hub.dataDir, "telemetry.db") });
-    try {
-      const records: TelemetryRecord[] = [];
-      for (let partition = 0; partition < 4; partition++) records.push(...(await log.read({ partition, fromSequenceNumber: 0, limit: 1000 })));
-      return records.filter((r) => r.systemProperties["iothub-connection-device-id"] === deviceId);
-    } finally {
-      await log.close();
-    }
-  }
-
   before(async () => {
     rootCa = await makeCertificate("Malachite Test Devices Root", { ca: true });
     intermediateCa = await makeCertificate("Malachite Test Devices Intermediate", { ca: true, issuer: rootCa });
@@ -177,7 +165,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       await client.open();
       await client.sendEvent(new deviceSdk.Message("hello from a certificate"));
       assert.equal((await registry.get("x509-self-sha1")).responseBody.connectionState, "Connected");
-      const [record] = await telemetryOf("x509-self-sha1");
+      const [record] = await storedTelemetry(hub, "x509-self-sha1");
       assert.ok(record, "the message is in the telemetry log");
       assert.equal(record.body.toString(), "hello from a certificate");
       assert.equal(record.systemProperties["iothub-connection-auth-method"], '{"scope":"device","type":"x509Certificate","issuer":"external","acceptingIpFilterRule":null}');
@@ -205,7 +193,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       await registry.create({ deviceId: "x509-wrong-thumb", authentication: { x509Thumbprint: { primaryThumbprint: registered.sha1 } } });
       const client = await x509Client("x509-wrong-thumb", presented);
       await assert.rejects(client.open(), { name: "UnauthorizedError" });
-      assert.deepEqual(await telemetryOf("x509-wrong-thumb"), []);
+      assert.deepEqual(await storedTelemetry(hub, "x509-wrong-thumb"), []);
     });
 
     test("another device's certificate, or a certificate for a SAS device, is UnauthorizedError", async () => {
@@ -224,7 +212,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       await registry.create({ deviceId: "x509-edge" });
       await registry.addModule({ deviceId: "x509-edge", moduleId: "sensor", authentication: { x509Thumbprint: { primaryThumbprint: credential.sha1 } } });
       assert.deepEqual(await rawX509Telemetry("x509-edge/sensor", credential, "devices/x509-edge/modules/sensor/messages/events/", "from a module"), [0, "puback"]);
-      const [record] = await telemetryOf("x509-edge");
+      const [record] = await storedTelemetry(hub, "x509-edge");
       assert.equal(record?.systemProperties["iothub-connection-module-id"], "sensor");
       assert.match(record?.systemProperties["iothub-connection-auth-method"] ?? "", /"scope":"module","type":"x509Certificate"/);
     });
@@ -237,7 +225,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       const client = await x509Client("x509-ca-dev", credential);
       await client.open();
       await client.sendEvent(new deviceSdk.Message("signed by the root"));
-      const [record] = await telemetryOf("x509-ca-dev");
+      const [record] = await storedTelemetry(hub, "x509-ca-dev");
       assert.equal(record?.body.toString(), "signed by the root");
       assert.match(record?.systemProperties["iothub-connection-auth-method"] ?? "", /"type":"x509Certificate"/);
     });
@@ -249,7 +237,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       const client = await x509Client("x509-ca-chain", { certPem: credential.certPem + intermediateCa.certPem, keyPem: credential.keyPem });
       await client.open();
       await client.sendEvent(new deviceSdk.Message("via the intermediate"));
-      assert.equal((await telemetryOf("x509-ca-chain")).length, 1);
+      assert.equal((await storedTelemetry(hub, "x509-ca-chain")).length, 1);
     });
 
     test("a certificate from a CA that is not registered is UnauthorizedError", async () => {
@@ -259,7 +247,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       // Sending the stranger CA along does not help: the chain must end at a registered CA.
       const withChain = { certPem: credential.certPem + strangerCa.certPem, keyPem: credential.keyPem };
       await assert.rejects((await x509Client("x509-ca-stranger", withChain)).open(), { name: "UnauthorizedError" });
-      assert.deepEqual(await telemetryOf("x509-ca-stranger"), []);
+      assert.deepEqual(await storedTelemetry(hub, "x509-ca-stranger"), []);
     });
 
     test("a registered CA's certificate for another device id (CN mismatch) is UnauthorizedError", async () => {
@@ -276,7 +264,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       // The parent device's name alone is not the module's.
       const parentOnly = await makeCertificate("x509-ca-edge", { issuer: rootCa });
       assert.deepEqual(await rawX509Telemetry("x509-ca-edge/reader", parentOnly, "devices/x509-ca-edge/modules/reader/messages/events/", "nope"), [5, "closed"]);
-      assert.deepEqual((await telemetryOf("x509-ca-edge")).map((r) => r.body.toString()), ["module via CA"]);
+      assert.deepEqual((await storedTelemetry(hub, "x509-ca-edge")).map((r) => r.body.toString()), ["module via CA"]);
     });
 
     test("a self-signed certificate for a CA-authenticated device is UnauthorizedError", async () => {
@@ -294,7 +282,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       const selfClient = await x509Client(`x509-${transport}-self`, self, { transport });
       await selfClient.open();
       await selfClient.sendEvent(new deviceSdk.Message("self-signed over amqp"));
-      const [record] = await telemetryOf(`x509-${transport}-self`);
+      const [record] = await storedTelemetry(hub, `x509-${transport}-self`);
       assert.equal(record?.systemProperties["iothub-connection-auth-method"], '{"scope":"device","type":"x509Certificate","issuer":"external","acceptingIpFilterRule":null}');
 
       const issued = await makeCertificate(`x509-${transport}-ca`, { issuer: rootCa });
@@ -302,7 +290,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       const caClient = await x509Client(`x509-${transport}-ca`, issued, { transport });
       await caClient.open();
       await caClient.sendEvent(new deviceSdk.Message("ca-signed over amqp"));
-      assert.equal((await telemetryOf(`x509-${transport}-ca`)).length, 1);
+      assert.equal((await storedTelemetry(hub, `x509-${transport}-ca`)).length, 1);
 
       const stranger = await makeCertificate(`x509-${transport}-stranger`);
       await registry.create({ deviceId: `x509-${transport}-stranger`, authentication: { x509Thumbprint: { primaryThumbprint: self.sha256 } } });
@@ -312,7 +300,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
         await refused.open();
         await refused.sendEvent(new deviceSdk.Message("never stored"));
       }, (error: Error) => error.name === "UnauthorizedError");
-      assert.equal((await telemetryOf(`x509-${transport}-stranger`)).length, 0);
+      assert.equal((await storedTelemetry(hub, `x509-${transport}-stranger`)).length, 0);
     });
   }
 
