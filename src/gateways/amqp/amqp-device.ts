@@ -4,7 +4,6 @@ import {
   isHubError,
   renderConnectionAuthMethod,
   type CallContext,
-  type ClientInfo,
   type C2dMessage,
   type DeviceAuthResult,
   type DeviceConnection,
@@ -25,8 +24,6 @@ export interface AmqpDeviceDeps {
   readonly scope: AmqpScope;
   /** The hub ended this identity (400027, 401003, disabled, deleted): the connection decides what closes. */
   readonly onClose: (reason: HubErrorName) => void;
-  /** Peer address and SDK user agent, for resource logs. */
-  readonly client?: ClientInfo;
 }
 
 // Far more than one device answers at once: the core allows a handful of concurrent calls per device in practice.
@@ -60,7 +57,7 @@ export class AmqpDevice {
 
   private constructor(deps: AmqpDeviceDeps, auth: DeviceAuthResult) {
     this.#deps = deps;
-    this.#ctx = { caller: auth.caller, protocol: "amqp", trackingId: deps.hub.ids.trackingId(), client: deps.client };
+    this.#ctx = { caller: auth.caller, protocol: "amqp", trackingId: deps.hub.ids.trackingId() };
   }
 
   /** Registers the authenticated identity with the hub; an older connection of the same identity is closed (400027). */
@@ -70,7 +67,6 @@ export class AmqpDevice {
       protocol: "amqp",
       authMethod: renderConnectionAuthMethod(auth.authMethod),
       generationId: auth.generationId,
-      client: deps.client,
     });
     device.renew(auth.expiresAt);
     return device;
