@@ -291,6 +291,23 @@ describe("the Event Hub-compatible endpoint with @azure/event-hubs EventHubConsu
     await stop(reader);
   });
 
+  test("a client closed while a backlog is streaming closes promptly (events go out pre-settled)", async () => {
+    const client = await device(idIn("eh-close", 3), "Http");
+    for (let batch = 0; batch < 4; batch++) await client.sendEventBatch(Array.from({ length: 250 }, (_, i) => new Message(`${batch}-${i}`)));
+    const reader = consumer();
+    const streaming = collect(reader, "3", earliestEventPosition, { maxBatchSize: 50, prefetchCount: 500 });
+    await eventually(() => streaming.events.length > 0, "the first events");
+    const started = Date.now();
+    await Promise.race([
+      (async () => {
+        await streaming.subscription.close();
+        await reader.close();
+      })(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("close() did not resolve within 5 s")), 5000)),
+    ]);
+    assert.ok(Date.now() - started < 5000);
+  });
+
   test("a sixth receiver without an owner level on one partition and group is refused (QuotaExceededError)", async () => {
     const five = Array.from({ length: 5 }, () => collect(consumer(), "0", latestEventPosition));
     await eventually(() => five.every((r) => r.batches > 0), "five receivers to report");

@@ -101,6 +101,10 @@ class PartitionReceiver implements LinkHandler {
     if (!hub.eventHub.partitionIds.includes(address.partitionId)) {
       throw new OutOfRange(`The specified partition '${address.partitionId}' is invalid for an EventHub partition sender or receiver. It should be between 0 and ${hub.eventHub.partitionCount - 1}.`);
     }
+    // Events go out pre-settled (snd-settle-mode settled), which the SDK supports (§11.6): it then sends no
+    // dispositions, so a client closing mid-stream cannot send one after its session `end`, which rhea treats as a
+    // protocol error that drops the connection and leaves the client's close() hanging.
+    (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
     const filter = filterOf(sender.source, trackingId);
     this.#runtimeMetric = capabilitiesOf(sender.desired_capabilities).includes(RUNTIME_METRIC);
     if (this.#runtimeMetric) {
