@@ -585,6 +585,24 @@ describe("cloudToDeviceMessageCount", () => {
     assert.equal((await hub.registry.get(registryOnly, "d1"))["cloudToDeviceMessageCount"], 20);
   });
 
+  test("concurrent changes on many devices share batched count writes, and every count is right", async () => {
+    const hub = setup();
+    const devices = Array.from({ length: 20 }, (_, i) => `batch-${i}`);
+    for (const id of devices) await hub.createDevice(id);
+    const identities = hub.identities as MemoryStore;
+    const write = identities.write.bind(identities);
+    let writes = 0;
+    identities.write = async (batch) => {
+      writes++;
+      return write(batch);
+    };
+    await Promise.all(devices.flatMap((id) => [hub.send(id), hub.send(id)]));
+    identities.write = write;
+    for (const id of devices) assert.equal(await hub.count(id), 2, id);
+    // One write for the first device's count, then one for everything that asked meanwhile (not 40, one per send).
+    assert.ok(writes <= 3, `${writes} identity writes for 40 sends`);
+  });
+
   test("a failing count update is reported; the send itself still succeeds", async () => {
     const hub = setup();
     await hub.createDevice("d1");
