@@ -18,83 +18,42 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { startHub } from "../src/app.js";
 import { createLogger } from "../src/observability/logger.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
-import { cpuProfiler, recordCommitStats, send, serveCommands } from "./harness.js";
+import { recordCommitStats, usage } from "./harness.js";
+import { serveHub, startBenchHub, TLS_HUB_OPTIONS } from "./hub-child.js";
 
 const { values } = parseArgs({
   options: {
-    "data-dir": { type: "string" },
-    cert: { type: "string" },
-    key: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
+    ...TLS_HUB_OPTIONS,
     // Diagnosis: the hub's log (pino JSON) on stderr, which the parent passes through; stdout stays the protocol.
     "log-level": { type: "string", default: "silent" },
   },
 });
-const dataDir = values["data-dir"];
-if (dataDir === undefined || values.cert === undefined || values.key === undefined) {
-  process.stderr.write("usage: amqp-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1]\n");
-  process.exit(2);
-}
+const { "data-dir": dataDir, cert, key } = values;
+if (dataDir === undefined || cert === undefined || key === undefined) usage("amqp-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1]");
 
 const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/amqp-hub.ts");
 
-const hub = await startHub({
-  dataDir,
-  hostName: values.host,
-  hubName: "bench-hub",
-  bind: values.host,
-  httpsPort: 0,
-  mqttPort: 0,
-  amqpPort: 0,
-  logLevel: values["log-level"] as "silent",
-  logger: createLogger({ level: values["log-level"] as "silent", destination: pino.destination(2) }),
-  tlsCert: values.cert,
-  tlsKey: values.key,
+const logLevel = values["log-level"] as "silent";
+const hub = await startBenchHub(dataDir, values.host, {
+  logLevel,
+  logger: createLogger({ level: logLevel, destination: pino.destination(2) }),
+  tlsCert: cert,
+  tlsKey: key,
   storage: "sqlite",
 });
 
-const profiler = cpuProfiler();
-let closing = false;
-
-async function close(): Promise<never> {
-  if (!closing) {
-    closing = true;
-    profiler.disconnect();
-    await hub.close();
-  }
-  process.exit(0);
-}
-
-async function handle(command: { cmd?: unknown; path?: unknown }): Promise<Record<string, unknown> | undefined> {
-  switch (command.cmd) {
-    case "profile-start":
-      await profiler.start();
-      return undefined;
-    case "profile-stop":
-      await profiler.stop(String(command.path));
-      return undefined;
-    case "commit-stats":
-      return { stats: takeCommitStats() };
-    case "close":
-      return close();
-    default:
-      throw new Error(`unknown command ${JSON.stringify(command.cmd)}`);
-  }
-}
-
-serveCommands(handle, close);
-
-send({
-  event: "ready",
-  pid: process.pid,
-  hostName: hub.hostName,
-  hubName: hub.hubName,
-  httpsPort: hub.ports.https,
-  mqttPort: hub.ports.mqtt,
-  amqpPort: hub.ports.amqp,
-  connectionStrings: hub.connectionStrings,
-  eventHubConnectionString: hub.eventHubConnectionString,
-});
+serveHub(
+  hub,
+  {
+    hostName: hub.hostName,
+    hubName: hub.hubName,
+    httpsPort: hub.ports.https,
+    mqttPort: hub.ports.mqtt,
+    amqpPort: hub.ports.amqp,
+    connectionStrings: hub.connectionStrings,
+    eventHubConnectionString: hub.eventHubConnectionString,
+  },
+  { profiler: true, commitStats: takeCommitStats },
+);

@@ -22,20 +22,16 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 import rhea, { type EventContext, type Message, type Receiver, type Sender } from "rhea";
-import { send, serveCommands } from "./harness.js";
+import { send, serveCommands, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
 const { values } = parseArgs({
   options: {
-    cert: { type: "string" },
-    key: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
+    ...TLS_SERVER_OPTIONS,
     "event-bytes": { type: "string", default: "256" },
   },
 });
-if (values.cert === undefined || values.key === undefined) {
-  process.stderr.write("usage: amqp-peer.ts --cert FILE --key FILE [--host 127.0.0.1] [--event-bytes 256]\n");
-  process.exit(2);
-}
+const { cert, key } = values;
+if (cert === undefined || key === undefined) usage("amqp-peer.ts --cert FILE --key FILE [--host 127.0.0.1] [--event-bytes 256]");
 
 const PARTITION = /^([^/]+)\/consumergroups\/([^/]+)\/partitions\/([^/]+)$/i;
 const addressOf = (terminus: unknown): string =>
@@ -150,8 +146,8 @@ const server = container.listen({
   host: values.host,
   port: 0,
   transport: "tls",
-  key: readFileSync(values.key),
-  cert: readFileSync(values.cert),
+  key: readFileSync(key),
+  cert: readFileSync(cert),
   noDelay: true,
 } as never);
 // As the hub does for its AMQP sockets.

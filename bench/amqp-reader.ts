@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { EventHubConsumerClient, earliestEventPosition, latestEventPosition, type Subscription } from "@azure/event-hubs";
-import { send, serveCommands } from "./harness.js";
+import { quantile, send, serveCommands } from "./harness.js";
 
 let client: EventHubConsumerClient | undefined;
 let subscriptions: Subscription[] = [];
@@ -28,9 +28,6 @@ let lastError = "";
 let firstEventAt = NaN;
 let lastEventAt = NaN;
 const debug = process.env["BENCH_DEBUG"] === "1" ? (text: string): void => void process.stderr.write(`reader: ${text}\n`) : (): void => undefined;
-
-const quantile = (sorted: readonly number[], q: number): number =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 
 async function subscribe(command: { connectionString?: unknown; position?: unknown; maxBatchSize?: unknown; prefetchCount?: unknown; consumerGroup?: unknown }): Promise<Record<string, unknown>> {
   const consumerGroup = typeof command.consumerGroup === "string" ? command.consumerGroup : "$Default";

@@ -23,12 +23,10 @@
  * child processes pinned to core 0 with taskset; this process (all load generators and the rhea readers) and the SDK
  * reader child are pinned to core 1. See bench/README.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { cpus, loadavg, release, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
@@ -36,28 +34,14 @@ import mqtt from "mqtt-packet";
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Message, type Receiver, type Sender } from "rhea";
 import { createSasToken } from "../src/hub/index.js";
 import { partitionOf } from "../src/hub/telemetry/partition-of.js";
-import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
-import { issueServerCertificate } from "../src/tls/issue-server-certificate.js";
-import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
-import {
-  codeFacts,
-  cpuSeconds,
-  cpuTimes,
-  exitOf,
-  exitOnSignalsAndAfter,
-  fsTypeOf,
-  jsonLines,
-  log,
-  machineTimes as readMachineTimes,
-  pinGenerator,
-  postBulkCreate,
-  procStatus,
-  sh,
-  sleep,
-} from "./harness.js";
+import { writeProfileSummaries } from "./cpuprofile-top.js";
+import { createSasDevices, type Device, makeDevices, newDeviceKey } from "./devices.js";
+import { API, benchCommand, cpuSeconds, cpuTimes, involuntarySwitches, type JsonChild, log, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, runMain, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
+import { connectFrame, DISCONNECT, MqttPacketReader, MqttSubscriber } from "./mqtt-wire.js";
+import { commonOptions, commonValues, helpOrContinue, listOption, positiveInt } from "./options.js";
+import { formatTable, int, ms, noiseText, pct, ratio as ratioOf, verdict } from "./report.js";
+import { writeTlsFiles } from "./tls-files.js";
 
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
-const API = "api-version=2021-04-12";
 const HOST = "127.0.0.1";
 
 const TARGET_TELEMETRY = 15_000;
@@ -84,47 +68,21 @@ const { values: opts } = parseArgs({
     "eh-rate": { type: "string" },
     payload: { type: "string", default: "256" },
     "hub-log-level": { type: "string", default: "silent" },
-    "no-pin": { type: "boolean", default: false },
     "no-peer": { type: "boolean", default: false },
-    profile: { type: "string" },
-    keep: { type: "boolean", default: false },
-    timeout: { type: "string", default: "300" },
-    help: { type: "boolean", default: false },
+    ...commonOptions(300),
   },
 });
-if (opts.help) {
-  process.stdout.write(
-    "npm run bench:amqp -- [--scenarios telemetry,c2d,eventhub] [--seconds 10] [--warmup 2]\n" +
-      "  [--telemetry-devices 10] [--telemetry-window 100] [--c2d-devices 100] [--c2d-inflight 5] [--c2d-rate 2000]\n" +
-      "  [--mqtt-devices 12] [--mqtt-window 50] [--max-seconds 4] [--eh-rate N (default: half the measured maximum)]\n" +
-      "  [--payload 256] [--no-pin] [--no-peer] [--profile DIR] [--keep] [--timeout 300] [--hub-log-level silent|info|debug (stderr)]\n",
-  );
-  process.exit(0);
-}
+helpOrContinue(
+  opts.help,
+  "npm run bench:amqp -- [--scenarios telemetry,c2d,eventhub] [--seconds 10] [--warmup 2]\n" +
+    "  [--telemetry-devices 10] [--telemetry-window 100] [--c2d-devices 100] [--c2d-inflight 5] [--c2d-rate 2000]\n" +
+    "  [--mqtt-devices 12] [--mqtt-window 50] [--max-seconds 4] [--eh-rate N (default: half the measured maximum)]\n" +
+    "  [--payload 256] [--no-pin] [--no-peer] [--profile DIR] [--keep] [--timeout 300] [--hub-log-level silent|info|debug (stderr)]\n",
+);
 
-function positiveInt(name: string, text: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be an integer from ${min} to ${max}; got ${text}\n`);
-    process.exit(2);
-  }
-  return n;
-}
 const SCENARIOS = ["telemetry", "c2d", "eventhub"] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const RUN = new Set<Scenario>(
-  opts.scenarios
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .map((s) => {
-      if (!(SCENARIOS as readonly string[]).includes(s)) {
-        process.stderr.write(`--scenarios: '${s}' is not one of ${SCENARIOS.join(", ")}\n`);
-        process.exit(2);
-      }
-      return s as Scenario;
-    }),
-);
+const RUN = new Set<Scenario>(listOption("scenarios", opts.scenarios, SCENARIOS));
 const SECONDS = positiveInt("seconds", opts.seconds, 600);
 const WARMUP_S = positiveInt("warmup", opts.warmup, 60, 0);
 const TEL_DEVICES = positiveInt("telemetry-devices", opts["telemetry-devices"], 2000);
@@ -138,92 +96,19 @@ const MQTT_WINDOW = positiveInt("mqtt-window", opts["mqtt-window"], 1000);
 const MAX_SECONDS = positiveInt("max-seconds", opts["max-seconds"], 600);
 const EH_RATE = opts["eh-rate"] === undefined ? undefined : positiveInt("eh-rate", opts["eh-rate"], 1_000_000);
 const PAYLOAD = positiveInt("payload", opts.payload, 64 * 1024, 64);
-const TIMEOUT_S = positiveInt("timeout", opts.timeout, 24 * 3600);
-const PROFILE_DIR = opts.profile === undefined ? undefined : resolve(opts.profile);
+const { timeoutS: TIMEOUT_S, profileDir: PROFILE_DIR } = commonValues(opts);
 const PEER = !opts["no-peer"];
 const HUB_LOG_LEVEL = opts["hub-log-level"];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Machine facts, pinning, children, clean-up
 
-const nproc = Number(sh("nproc", []) ?? "1");
-const hasTaskset = sh("taskset", ["--version"]) !== undefined;
-const pinned = !opts["no-pin"] && hasTaskset && nproc >= 2;
-const hasSetpriv = (sh("setpriv", ["--help"]) ?? "").includes("pdeathsig");
-const workDir = mkdtempSync(join(tmpdir(), "malachite-bench-amqp-"));
-const { gitHead, srcDirty } = codeFacts(ROOT);
-const fsType = fsTypeOf(workDir);
-const pkgVersion = (name: string): string => {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
-  } catch {
-    return "?";
-  }
-};
+const bench = startRun("amqp", { noPin: opts["no-pin"], keep: opts.keep, timeoutS: TIMEOUT_S });
+const { pinned, workDir, machineTimes } = bench;
 
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
-});
-exitOnSignalsAndAfter(TIMEOUT_S, "amqp");
-if (pinned) pinGenerator();
-
-/** Spawns a child on `core` (when pinned); with setpriv it also dies with this process (PR_SET_PDEATHSIG). */
-function spawnChild(script: string, args: string[], core: number, env?: NodeJS.ProcessEnv): ChildProcess {
-  let argv = [process.execPath, "--import", "tsx", join(ROOT, script), ...args];
-  if (hasSetpriv) argv = ["setpriv", "--pdeathsig", "KILL", ...argv];
-  if (pinned) argv = ["taskset", "-c", String(core), ...argv];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"], env: env ?? process.env });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
-}
-
-interface Child {
-  readonly pid: number;
-  readonly ready: Record<string, unknown>;
-  command(cmd: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
-  close(): Promise<void>;
-}
-
-async function startChild(name: string, script: string, args: string[], core: number, env?: NodeJS.ProcessEnv): Promise<Child> {
-  const child = spawnChild(script, args, core, env);
-  const next = jsonLines(child, name);
-  const ready = await next(60_000);
-  if (ready["event"] !== "ready") throw new Error(`unexpected first message from the ${name}: ${JSON.stringify(ready)}`);
-  const exited = exitOf(child);
-  return {
-    pid: Number(ready["pid"]),
-    ready,
-    async command(cmd, timeoutMs = 60_000) {
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-      const answer = await next(timeoutMs);
-      if (answer["event"] !== "done") throw new Error(`${name} command ${JSON.stringify(cmd).slice(0, 200)} failed: ${String(answer["message"] ?? JSON.stringify(answer))}`);
-      return answer;
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-const machineTimes = (): ReturnType<typeof readMachineTimes> => readMachineTimes(pinned);
-const involuntarySwitches = (pid: number): number => procStatus(pid, "nonvoluntary_ctxt_switches");
-const peakRssMiB = (pid: number): number => procStatus(pid, "VmHWM") / 1024;
-
-/** Waits until the process has used < 2 % of a core over 300 ms, at most 10 s. */
-async function waitIdle(pid: number): Promise<void> {
-  const until = performance.now() + 10_000;
-  while (performance.now() < until) {
-    const c0 = cpuSeconds(pid);
-    await sleep(300);
-    if (cpuSeconds(pid) - c0 <= 0.006) return;
-  }
+/** A child process running `script` (bench/…) on `core` when pinned, once it is ready. */
+function startChild(name: string, script: string, args: string[], core: number, env?: NodeJS.ProcessEnv): Promise<JsonChild> {
+  return startJsonChild(bench.spawn(tsxArgv(script, args), { core, env }), name);
 }
 
 async function until(check: () => boolean, ms: number): Promise<boolean> {
@@ -238,23 +123,9 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------------------------
 // Statistics and formatting
 
-function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 const sortNumbers = (xs: number[]): Float64Array => Float64Array.from(xs).sort();
-const int = (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
-const ms = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? "–" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const ratio = (a: number | undefined, b: number | undefined): string =>
-  a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "";
-const verdict = (ok: boolean): string => (ok ? "PASS" : "MISS");
-const pct = (cpuS: number, s: number): string => `${((cpuS / s) * 100).toFixed(0)} %`;
-
-interface Noise {
-  othersS: number;
-  serverCoreIrqS: number;
-  stealS: number;
-}
+/** Blank, not "–", where the peer has no figure. */
+const ratio = (a: number | undefined, b: number | undefined): string => ratioOf(a, b, "");
 
 /** One measured stretch: what a counter did, and what the server, the generator and the rest of the box used. */
 interface Window {
@@ -306,12 +177,11 @@ async function measure(serverPid: number, seconds: number, count: () => number, 
     serverCpuS,
     serverSysS: c1.sys - c0.sys,
     genCpuS,
-    noise: { othersS: Math.max(0, m1.tasks - m0.tasks - serverCpuS - genCpuS), serverCoreIrqS: m1.serverCoreIrq - m0.serverCoreIrq, stealS: m1.steal - m0.steal },
+    noise: noiseBetween(m0, m1, serverCpuS, genCpuS),
     preempted: involuntarySwitches(serverPid) - s0,
   };
 }
-const noiseText = (w: Window): string =>
-  `${((w.noise.othersS / w.seconds) * 100).toFixed(0)} / ${((w.noise.serverCoreIrqS / w.seconds) * 100).toFixed(0)} / ${((w.noise.stealS / w.seconds) * 100).toFixed(0)}`;
+const windowNoiseText = (w: Window): string => noiseText(w.noise, w.seconds);
 const cpuText = (w: Window): string => `${pct(w.serverCpuS, w.seconds)} (${pct(w.serverSysS, w.seconds)}) / ${pct(w.genCpuS, w.seconds)}`;
 const cpuPer1k = (w: Window): number => (w.n === 0 ? NaN : (w.serverCpuS / w.n) * 1e6);
 
@@ -333,7 +203,7 @@ const profiles: Array<{ name: string; path: string }> = [];
 // The hub, the peer, devices
 
 interface Hub {
-  readonly child: Child;
+  readonly child: JsonChild;
   readonly pid: number;
   readonly hostName: string;
   readonly hubName: string;
@@ -346,7 +216,7 @@ interface Hub {
 }
 
 const keyOf = (connectionString: unknown): string => {
-  const key = /SharedAccessKey=([^;]+)/.exec(String(connectionString))?.[1];
+  const key = sharedAccessKey(connectionString);
   if (key === undefined) throw new Error(`no SharedAccessKey in ${String(connectionString)}`);
   return key;
 };
@@ -372,7 +242,7 @@ async function startMalachite(dataDir: string, tlsDir: string): Promise<Hub> {
 }
 
 interface Peer {
-  readonly child: Child;
+  readonly child: JsonChild;
   readonly pid: number;
   readonly port: number;
   readonly label: string;
@@ -381,15 +251,6 @@ interface Peer {
 async function startPeer(tlsDir: string): Promise<Peer> {
   const child = await startChild("peer", "bench/amqp-peer.ts", ["--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem"), "--event-bytes", String(PAYLOAD)], 0);
   return { child, pid: child.pid, port: Number(child.ready["port"]), label: `bare rhea ${String(child.ready["version"])}` };
-}
-
-interface Device {
-  readonly id: string;
-  readonly key: string;
-}
-
-function makeDevices(prefix: string, n: number): Device[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${String(i + 1).padStart(6, "0")}`, key: randomBytes(32).toString("base64") }));
 }
 
 /** `n` devices spread evenly over the hub's 4 partitions (ids chosen by the hub's own hash). */
@@ -403,23 +264,13 @@ function makeBalancedDevices(prefix: string, n: number): Device[] {
   }
   const ids: string[] = [];
   for (let i = 0; ids.length < n; i++) ids.push(buckets[i % 4]![Math.floor(i / 4)]!);
-  return ids.map((id) => ({ id, key: randomBytes(32).toString("base64") }));
+  return ids.map((id) => ({ id, key: newDeviceKey() }));
 }
 
 async function createDevices(hub: Hub, ca: string, devices: readonly Device[]): Promise<void> {
   const agent = new Agent({ keepAlive: true, ca, maxSockets: 4 });
   const token = createSasToken(hub.hostName, hub.ownerKey, Math.ceil(Date.now() / 1000) + 3600, "iothubowner");
-  for (let from = 0; from < devices.length; from += 100) {
-    const records = devices.slice(from, from + 100).map((d) => ({
-      id: d.id,
-      importMode: "create",
-      authentication: { type: "sas", symmetricKey: { primaryKey: d.key, secondaryKey: d.key } },
-    }));
-    const reply = await postBulkCreate(agent, HOST, hub.httpsPort, `/devices?${API}`, token, JSON.stringify(records));
-    if (reply.status !== 200 || (JSON.parse(reply.text) as { isSuccessful?: boolean }).isSuccessful !== true) {
-      throw new Error(`bulk create answered ${reply.status}: ${reply.text.slice(0, 500)}`);
-    }
-  }
+  for (let from = 0; from < devices.length; from += 100) await createSasDevices(agent, HOST, hub.httpsPort, token, devices.slice(from, from + 100));
   agent.destroy();
 }
 
@@ -657,66 +508,22 @@ async function telemetryScenario(target: AmqpTarget, serverPid: number, hostName
 // ---------------------------------------------------------------------------------------------------------------
 // MQTT devices (raw TLS, pre-encoded frames): C2D receivers and the telemetry ingest of scenario 3
 
-/** CONNECT as the Azure SDK sends it (MQTT 3.1.1, clean session false), with a device SAS token. */
-function connectFrame(hostName: string, device: Device): Buffer {
-  const resource = encodeURIComponent(`${hostName}/devices/${device.id}`);
-  return mqtt.generate({
-    cmd: "connect",
-    protocolId: "MQTT",
-    protocolVersion: 4,
-    clean: false,
-    clientId: device.id,
-    keepalive: 60,
-    username: `${hostName}/${device.id}/?${API}`,
-    password: Buffer.from(createSasToken(resource, device.key, Math.ceil(Date.now() / 1000) + 3600)),
-  });
-}
-
 /**
  * A device that subscribes to its C2D topic at QoS 1 and PUBACKs every delivery as soon as it is parsed (the hub
  * completes the message on the PUBACK). `onMessage` gets each body.
  */
-class MqttC2dDevice {
-  readonly socket: TLSSocket;
-  readonly ready: Promise<void>;
-  closed = false;
-  #onPacket: ((p: mqtt.Packet) => void) | undefined;
+class MqttC2dDevice extends MqttSubscriber {
+  readonly #onMessage: (body: Buffer) => void;
 
   constructor(port: number, context: SecureContext, connect: Buffer, id: string, onMessage: (body: Buffer) => void, errors: Errors) {
-    this.socket = tlsConnect({ host: HOST, port, secureContext: context });
-    this.socket.setNoDelay(true);
-    const parser = mqtt.parser({ protocolVersion: 4 });
-    parser.on("packet", (p: mqtt.Packet) => {
-      if (this.#onPacket !== undefined) return this.#onPacket(p);
-      if (p.cmd !== "publish") return;
-      if (p.qos === 1 && p.messageId !== undefined) this.socket.write(Buffer.from([0x40, 0x02, p.messageId >> 8, p.messageId & 255]));
-      onMessage(p.payload as Buffer);
-    });
-    parser.on("error", (e: Error) => errors.add(`MQTT parse: ${e.message}`));
-    this.socket.on("data", (chunk: Buffer) => parser.parse(chunk));
-    this.socket.on("error", (e) => errors.add(`MQTT socket: ${e.message}`));
-    this.socket.on("close", () => (this.closed = true));
-    this.ready = new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => (reject(new Error("no CONNACK/SUBACK within 30 s")), this.socket.destroy()), 30_000);
-      this.socket.once("close", () => (clearTimeout(timer), reject(new Error("the connection closed before SUBACK"))));
-      this.#onPacket = (p) => {
-        if (p.cmd === "connack") {
-          if (p.returnCode !== 0) return void (clearTimeout(timer), reject(new Error(`CONNACK return code ${p.returnCode}`)), this.socket.destroy());
-          this.socket.write(mqtt.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: `devices/${id}/messages/devicebound/#`, qos: 1 }] }));
-        } else if (p.cmd === "suback") {
-          clearTimeout(timer);
-          this.#onPacket = undefined;
-          if (p.granted[0] === 128) reject(new Error("SUBACK refused the C2D topic"));
-          else resolveReady();
-        }
-      };
-    });
-    this.ready.catch(() => undefined);
-    this.socket.once("secureConnect", () => this.socket.write(connect));
+    const subscription = { topic: `devices/${id}/messages/devicebound/#`, qos: 1, refused: "SUBACK refused the C2D topic" } as const;
+    super(HOST, port, context, connect, subscription, (where, e) => errors.add(`MQTT ${where}: ${e.message}`));
+    this.#onMessage = onMessage;
   }
 
-  end(): void {
-    if (!this.closed) this.socket.end(Buffer.from([0xe0, 0x00]));
+  protected override publish(p: mqtt.IPublishPacket): void {
+    if (p.qos === 1 && p.messageId !== undefined) this.socket.write(Buffer.from([0x40, 0x02, p.messageId >> 8, p.messageId & 255]));
+    this.#onMessage(p.payload as Buffer);
   }
 }
 
@@ -749,7 +556,7 @@ class MqttIngestDevice {
   readonly #load: IngestLoad;
   readonly #t: PublishTemplate;
   #nextId = 0;
-  #leftover: Buffer | undefined;
+  readonly #packets = new MqttPacketReader();
   #onConnack: ((rc: number) => void) | undefined;
 
   constructor(port: number, context: SecureContext, connect: Buffer, template: PublishTemplate, load: IngestLoad) {
@@ -775,39 +582,16 @@ class MqttIngestDevice {
   }
 
   #data(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.#leftover !== undefined) {
-      buf = Buffer.concat([this.#leftover, chunk]);
-      this.#leftover = undefined;
-    }
-    let i = 0;
-    for (;;) {
-      if (i + 2 > buf.length) break;
-      let len = 0;
-      let mul = 1;
-      let j = i + 1;
-      let b = 0;
-      let complete = true;
-      do {
-        if (j >= buf.length) {
-          complete = false;
-          break;
-        }
-        b = buf[j++]!;
-        len += (b & 127) * mul;
-        mul *= 128;
-      } while (b & 128);
-      if (!complete || j + len > buf.length) break;
-      const type = buf[i]! >> 4;
-      if (type === 4) {
+    const packets = this.#packets;
+    packets.feed(chunk);
+    while (packets.next()) {
+      if (packets.type === 4) {
         this.inflight--;
         this.#load.acked++;
-      } else if (type === 2) {
-        this.#onConnack?.(buf[j + 1]!);
+      } else if (packets.type === 2) {
+        this.#onConnack?.(packets.buf[packets.body + 1]!);
       }
-      i = j + len;
     }
-    if (i < buf.length) this.#leftover = Buffer.from(buf.subarray(i));
   }
 
   /** Writes `k` PUBLISHes in one write. */
@@ -828,7 +612,7 @@ class MqttIngestDevice {
   }
 
   end(): void {
-    if (!this.closed) this.socket.end(Buffer.from([0xe0, 0x00]));
+    if (!this.closed) this.socket.end(DISCONNECT);
   }
 }
 
@@ -1235,7 +1019,7 @@ async function rheaCatchUp(target: AmqpTarget, serverPid: number, entity: string
   return { events, seconds, perS: events / seconds, drained, serverCpuS, readerCpuS: (g.user + g.system) / 1e6, startMs, errors: reader.errors.count, lastError: reader.errors.last, othersPct };
 }
 
-async function eventHubScenario(hub: Hub, peer: Peer | undefined, ca: string, context: SecureContext, devices: readonly Device[], startReader: () => Promise<Child>, priorEvents: number): Promise<EventHubResult> {
+async function eventHubScenario(hub: Hub, peer: Peer | undefined, ca: string, context: SecureContext, devices: readonly Device[], startReader: () => Promise<JsonChild>, priorEvents: number): Promise<EventHubResult> {
   const load = new IngestLoad();
   const conns = await openIngestDevices(hub, context, devices, load);
   const driver = new IngestDriver(conns);
@@ -1399,10 +1183,8 @@ async function eventHubScenario(hub: Hub, peer: Peer | undefined, ca: string, co
 // Main
 
 async function main(): Promise<void> {
-  const command = `npm run bench:amqp${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-  const machine =
-    `nproc ${nproc}, ${cpus()[0]?.model ?? "?"}, Linux ${release()}, node ${process.version}, rhea ${pkgVersion("rhea")}, ` +
-    `@azure/event-hubs ${pkgVersion("@azure/event-hubs")}, better-sqlite3 ${pkgVersion("better-sqlite3")}, ${fsType} temp dir, load average ${loadavg()[0]!.toFixed(2)} at start`;
+  const command = benchCommand("amqp");
+  const machine = bench.describeMachine(["rhea", "@azure/event-hubs", "better-sqlite3"].map((name) => `${name} ${pkgVersion(name)}`));
   const pinning = pinned ? "hub and peer pinned to core 0; load generators, rhea readers and the SDK reader child to core 1 (taskset)" : "not pinned";
   log(`amqp benchmark: scenarios ${[...RUN].join(", ")}; ${SECONDS} s windows`);
   log(`  ${machine}; ${pinning}`);
@@ -1412,14 +1194,7 @@ async function main(): Promise<void> {
     log("  PROFILING: the hub runs under the V8 CPU profiler in the measured windows; its numbers are slower");
   }
 
-  const tlsDir = join(workDir, "tls");
-  mkdirSync(tlsDir);
-  const ca = await createCertificateAuthority("Malachite bench CA");
-  const serverCert = await issueServerCertificate({ issuer: ca, names: [HOST, "localhost"] });
-  writeFileSync(join(tlsDir, "ca.pem"), ca.certPem);
-  writeFileSync(join(tlsDir, "server.pem"), serverCert.certPem);
-  writeFileSync(join(tlsDir, "server-key.pem"), serverCert.keyPem, { mode: 0o600 });
-  chmodSync(tlsDir, 0o700);
+  const { tlsDir, ca } = await writeTlsFiles(workDir, HOST);
   const context = createSecureContext({ ca: ca.certPem });
 
   const hub = await startMalachite(join(workDir, "data"), tlsDir);
@@ -1470,7 +1245,7 @@ async function main(): Promise<void> {
   if (RUN.has("eventhub")) {
     log(`3. Event Hub-compatible endpoint: ${MQTT_DEVICES} MQTT devices (3 per partition) ingesting; reads of all 4 partitions`);
     // A fresh SDK reader process per phase; NODE_EXTRA_CA_CERTS makes it trust the run's CA (the SDK has no `ca`).
-    const startReader = (): Promise<Child> => startChild("reader", "bench/amqp-reader.ts", [], 1, { ...process.env, NODE_EXTRA_CA_CERTS: join(tlsDir, "ca.pem") });
+    const startReader = (): Promise<JsonChild> => startChild("reader", "bench/amqp-reader.ts", [], 1, { ...process.env, NODE_EXTRA_CA_CERTS: join(tlsDir, "ca.pem") });
     eventHub = await eventHubScenario(hub, peer, ca.certPem, context, ingestDevices, startReader, telemetry?.hub.acceptedTotal ?? 0);
   }
 
@@ -1499,7 +1274,7 @@ async function main(): Promise<void> {
     }
     row("   refused / connection errors / unsettled at stop", `${h.refused} / ${h.errors} / ${h.unackedAtStop}`, p ? `${p.refused} / ${p.errors} / ${p.unackedAtStop}` : "");
     row("   TLS connect + put-token + attach, all devices, s", h.connectS.toFixed(2), p ? p.connectS.toFixed(2) : "");
-    row("   others / server-core softirq / steal, %", noiseText(h.window), p ? noiseText(p.window) : "");
+    row("   others / server-core softirq / steal, %", windowNoiseText(h.window), p ? windowNoiseText(p.window) : "");
     if (p !== undefined && p.window.genCpuS / p.window.seconds > 0.85) {
       notes.push(`  NOTE telemetry: the generator used ${pct(p.window.genCpuS, p.window.seconds)} of its core against the peer: the peer's figure is a lower bound, Mal÷peer an upper bound.`);
     }
@@ -1530,7 +1305,7 @@ async function main(): Promise<void> {
     row("   paced: server CPU (kernel part) / generator CPU", cpuText(h.paced.window), p ? cpuText(p.paced.window) : "");
     row("   sent / received / refused / schedule shortfall", `${int(h.sent)} / ${int(h.received)} / ${h.refused} / ${int(h.shortfall)}`, p ? `${int(p.sent)} / ${int(p.received)} / ${p.refused} / ${int(p.shortfall)}` : "");
     row("   left in the device queues at the end (Σ cloudToDeviceMessageCount)", String(h.queuedAtEnd), "", "", "0");
-    row("   others / server-core softirq / steal, % (closed loop)", noiseText(h.closed.window), p ? noiseText(p.closed.window) : "");
+    row("   others / server-core softirq / steal, % (closed loop)", windowNoiseText(h.closed.window), p ? windowNoiseText(p.closed.window) : "");
     if (p !== undefined && p.closed.window.genCpuS / p.closed.window.seconds > 0.85) {
       notes.push(`  NOTE C2D: the generator used ${pct(p.closed.window.genCpuS, p.closed.window.seconds)} of its core in the peer's closed loop: the peer's figure is a lower bound.`);
     }
@@ -1554,7 +1329,7 @@ async function main(): Promise<void> {
     row("   lag p99 per second, ms", e.live.seconds.map((s) => ms(s.p99)).join(" "));
     row("   events read per second", e.live.seconds.map((s) => int(s.read)).join(" "));
     row("   hub CPU (kernel part) / generator + SDK reader CPU", cpuText(e.live.window));
-    row("   others / server-core softirq / steal, %", noiseText(e.live.window));
+    row("   others / server-core softirq / steal, %", windowNoiseText(e.live.window));
     row("   SDK subscribe (getPartitionIds + 4 links up), ms; reader errors", `${int(e.live.subscribeMs)}; ${e.live.errors}`);
     const s = e.sdkCatchUp;
     if (s !== undefined) {
@@ -1598,13 +1373,11 @@ async function main(): Promise<void> {
   }
   row("Server peak RSS, MiB", hubPeakRss.toFixed(0), Number.isFinite(peerPeakRss) ? peerPeakRss.toFixed(0) : "");
 
-  const widths = header.map((_, c) => Math.max(header[c]!.length, ...rows.map((r) => (r[c] ?? "").length)));
-  const fmtRow = (cells: readonly string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd();
   const out = [
     "",
     `AMQP benchmark (issue #4) — AMQP 1.0 over TLS, ${PAYLOAD}-byte bodies`,
     `Machine: ${machine}`,
-    `Code: commit ${gitHead}${srcDirty ? " with uncommitted changes under src/" : ""}`,
+    `Code: ${bench.codeText}`,
     `Setup: ${pinning}; ${WARMUP_S} s warm-up per measured window`,
     `  Malachite: SQLite, synchronous=FULL: a telemetry message is accepted, and a C2D send accepted, after the fsync'd group commit`,
     ...(peer === undefined
@@ -1615,8 +1388,7 @@ async function main(): Promise<void> {
           `        AMQP receivers, the hub's are raw MQTT/TLS devices (QoS 1): the C2D ratio compares a durable queue to an in-memory relay.`,
         ]),
     "",
-    fmtRow(header),
-    ...rows.map(fmtRow),
+    ...formatTable(header, rows),
     ...notes,
     "",
     `Load average at the end: ${loadavg()[0]!.toFixed(2)}. "others / server-core softirq / steal" (% of one core, /proc/stat): CPU other processes used (above ~10 % the run was disturbed), interrupt time on the server's core, hypervisor steal.`,
@@ -1624,20 +1396,7 @@ async function main(): Promise<void> {
     "",
   ];
   process.stdout.write(out.join("\n"));
-  for (const p of profiles) {
-    try {
-      const profile = JSON.parse(readFileSync(p.path, "utf8")) as CpuProfile;
-      process.stdout.write(`\nMalachite CPU profile, ${p.name} (${p.path}):\n${formatSummary(profile, 15)}\n`);
-    } catch {
-      // not written
-    }
-  }
+  writeProfileSummaries(profiles);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(`amqp benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+runMain("amqp", main);

@@ -129,6 +129,21 @@ export function formatSummary(profile: CpuProfile, top = 20): string {
   return lines.join("\n");
 }
 
+/**
+ * Prints on stdout, for each profile written, `Malachite CPU profile, NAME (PATH):` and its summary (top 15); a
+ * profile that cannot be read (not written) is left out.
+ */
+export function writeProfileSummaries(profiles: Iterable<{ readonly name: string; readonly path: string }>): void {
+  for (const p of profiles) {
+    try {
+      const profile = JSON.parse(readFileSync(p.path, "utf8")) as CpuProfile;
+      process.stdout.write(`\nMalachite CPU profile, ${p.name} (${p.path}):\n${formatSummary(profile, 15)}\n`);
+    } catch {
+      // not written
+    }
+  }
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "20" } } });
   if (positionals.length === 0) {

@@ -15,22 +15,14 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { send } from "./harness.js";
+import { send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
-const { values } = parseArgs({
-  options: {
-    cert: { type: "string" },
-    key: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-  },
-});
-if (values.cert === undefined || values.key === undefined) {
-  process.stderr.write("usage: http-bare.ts --cert FILE --key FILE [--host 127.0.0.1]\n");
-  process.exit(2);
-}
+const { values } = parseArgs({ options: TLS_SERVER_OPTIONS });
+const { cert, key } = values;
+if (cert === undefined || key === undefined) usage("http-bare.ts --cert FILE --key FILE [--host 127.0.0.1]");
 
 let answered = 0;
-const server = createServer({ cert: readFileSync(values.cert), key: readFileSync(values.key), keepAliveTimeout: 72_000 }, (req, res) => {
+const server = createServer({ cert: readFileSync(cert), key: readFileSync(key), keepAliveTimeout: 72_000 }, (req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", () => {

@@ -22,75 +22,25 @@
  * src/ is changed; the wrapper costs two performance.now() calls and a short loop per commit.
  */
 import { parseArgs } from "node:util";
-import { startHub } from "../src/app.js";
-import { createLogger } from "../src/observability/logger.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
-import { recordCommitStats, send, serveCommands } from "./harness.js";
+import { recordCommitStats, usage } from "./harness.js";
+import { serveHub, startBenchHub, TLS_HUB_OPTIONS } from "./hub-child.js";
 
-const { values } = parseArgs({
-  options: {
-    "data-dir": { type: "string" },
-    cert: { type: "string" },
-    key: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-  },
-});
-const dataDir = values["data-dir"];
-if (dataDir === undefined || values.cert === undefined || values.key === undefined) {
-  process.stderr.write("usage: http-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1]\n");
-  process.exit(2);
-}
+const { values } = parseArgs({ options: TLS_HUB_OPTIONS });
+const { "data-dir": dataDir, cert, key } = values;
+if (dataDir === undefined || cert === undefined || key === undefined) usage("http-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1]");
 
-// ---------------------------------------------------------------------------------------------------------------
 // Group-commit statistics (see the header)
-
 const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/http-hub.ts");
 
-// ---------------------------------------------------------------------------------------------------------------
-// The hub
+const hub = await startBenchHub(dataDir, values.host, { tlsCert: cert, tlsKey: key, storage: "sqlite" });
 
-const hub = await startHub({
-  dataDir,
-  hostName: values.host,
-  hubName: "bench-hub",
-  bind: values.host,
-  httpsPort: 0,
-  // Free ports for the other listeners too, so the benchmark never collides with a hub on the standard ports.
-  mqttPort: 0,
-  amqpPort: 0,
-  logLevel: "silent",
-  logger: createLogger({ level: "silent" }),
-  tlsCert: values.cert,
-  tlsKey: values.key,
-  storage: "sqlite",
-});
-
-let closing = false;
-async function close(): Promise<never> {
-  if (!closing) {
-    closing = true;
-    await hub.close();
-  }
-  process.exit(0);
-}
-
-async function handle(command: { cmd?: unknown }): Promise<Record<string, unknown> | undefined> {
-  switch (command.cmd) {
-    case "commit-stats":
-      return { stats: takeCommitStats() };
-    case "close":
-      return close();
-    default:
-      throw new Error(`unknown command ${JSON.stringify(command.cmd)}`);
-  }
-}
-
-serveCommands(handle, close);
-
-send({
-  event: "ready",
-  pid: process.pid,
-  hostName: hub.hostName,
-  httpsPort: hub.ports.https,
-  connectionString: hub.connectionStrings["iothubowner"],
-});
+serveHub(
+  hub,
+  {
+    hostName: hub.hostName,
+    httpsPort: hub.ports.https,
+    connectionString: hub.connectionStrings["iothubowner"],
+  },
+  { commitStats: takeCommitStats },
+);

@@ -15,25 +15,23 @@
  * `{host}/devices/{id}`, `iothub-to`, a User-Agent. With --profile DIR the servers are run once more each under
  * `node --cpu-prof`, and the profiles, cut to the measured window, are summarised. See bench/README.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request, type RequestOptions } from "node:https";
-import { cpus, loadavg, release, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 import { createSasToken } from "../src/hub/index.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
-import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
-import { issueServerCertificate } from "../src/tls/issue-server-certificate.js";
 import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
-import { codeFacts, cpuSeconds, cpuTimes, exitOf, exitOnSignalsAndAfter, fsTypeOf, jsonLines, log, machineTimes as readMachineTimes, pinGenerator, postBulkCreate, procStatus, sh, sleep } from "./harness.js";
+import { createSasDevices, newDeviceKey, type Device } from "./devices.js";
+import { API, benchCommand, type CommitStats, cpuTimes, involuntarySwitches, log, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, requestText, runMain, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
+import { commonOptions, commonValues, helpOrContinue, listOption, positiveInt } from "./options.js";
+import { formatTable, int, ms, noiseText, pct, ratio, verdict } from "./report.js";
+import { writeTlsFiles } from "./tls-files.js";
 
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
 const HOST = "127.0.0.1";
-const API = "api-version=2021-04-12";
 const TARGET_PER_S = 4_000;
 const TARGET_RATIO = 0.35; // benchmarking.md §6.2 P9: HTTPS D2C ÷ bare Node https
 const USER_AGENT = "azure-iot-device/1.18.4 (malachite-bench http-telemetry)";
@@ -53,29 +51,14 @@ const { values: opts } = parseArgs({
     payload: { type: "string", default: "256" },
     "app-properties": { type: "string", default: "0" },
     servers: { type: "string", default: "malachite,bare" },
-    "no-pin": { type: "boolean", default: false },
-    profile: { type: "string" },
-    keep: { type: "boolean", default: false },
-    timeout: { type: "string", default: "180" },
-    help: { type: "boolean", default: false },
+    ...commonOptions(180),
   },
 });
-if (opts.help) {
-  process.stdout.write(
-    "npm run bench:http -- [--clients 50] [--seconds 10] [--warmup 2] [--runs 3] [--payload 256] [--app-properties 0]\n" +
-      "  [--servers malachite,bare] [--no-pin] [--profile DIR] [--keep] [--timeout 180]\n",
-  );
-  process.exit(0);
-}
-
-function positiveInt(name: string, text: string, max: number, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be an integer from ${min} to ${max}; got ${text}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+helpOrContinue(
+  opts.help,
+  "npm run bench:http -- [--clients 50] [--seconds 10] [--warmup 2] [--runs 3] [--payload 256] [--app-properties 0]\n" +
+    "  [--servers malachite,bare] [--no-pin] [--profile DIR] [--keep] [--timeout 180]\n",
+);
 
 const CLIENTS = positiveInt("clients", opts.clients, 1_000);
 const SECONDS = positiveInt("seconds", opts.seconds, 600);
@@ -83,99 +66,27 @@ const WARMUP_S = positiveInt("warmup", opts.warmup, 60, 0);
 const RUNS = positiveInt("runs", opts.runs, 20);
 const PAYLOAD = positiveInt("payload", opts.payload, 256 * 1024 - 1024, 64);
 const APP_PROPERTIES = positiveInt("app-properties", opts["app-properties"], 50, 0);
-const TIMEOUT_S = positiveInt("timeout", opts.timeout, 24 * 3600);
-const PROFILE_DIR = opts.profile === undefined ? undefined : resolve(opts.profile);
-const SERVERS = opts.servers.split(",").map((s) => s.trim()).filter((s) => s !== "");
-for (const s of SERVERS) {
-  if (!(SERVER_KINDS as readonly string[]).includes(s)) {
-    process.stderr.write(`--servers takes a list of ${SERVER_KINDS.join(", ")}; got ${s}\n`);
-    process.exit(2);
-  }
-}
+const { timeoutS: TIMEOUT_S, profileDir: PROFILE_DIR } = commonValues(opts);
+const SERVERS = listOption("servers", opts.servers, SERVER_KINDS, (s) => `--servers takes a list of ${SERVER_KINDS.join(", ")}; got ${s}`);
 const KINDS = SERVER_KINDS.filter((k) => SERVERS.includes(k));
-
 
 // ---------------------------------------------------------------------------------------------------------------
 // Machine facts, pinning, clean-up
 
-const nproc = Number(sh("nproc", []) ?? "1");
-const hasTaskset = sh("taskset", ["--version"]) !== undefined;
-const pinned = !opts["no-pin"] && hasTaskset && nproc >= 2;
-const hasSetpriv = (sh("setpriv", ["--help"]) ?? "").includes("pdeathsig");
-const pkgVersion = (name: string): string => {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
-  } catch {
-    return "?";
-  }
-};
-const workDir = mkdtempSync(join(tmpdir(), "malachite-bench-http-"));
-const { gitHead, srcDirty } = codeFacts(ROOT);
-const fsType = fsTypeOf(workDir);
-
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
-  if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
-});
-exitOnSignalsAndAfter(TIMEOUT_S, "http");
-
-if (pinned) pinGenerator();
-
-/** Spawns a server process on core 0; with setpriv it also dies with this process (PR_SET_PDEATHSIG). */
-function spawnServer(nodeArgs: string[]): ChildProcess {
-  let argv = [process.execPath, ...nodeArgs];
-  if (hasSetpriv) argv = ["setpriv", "--pdeathsig", "KILL", ...argv];
-  if (pinned) argv = ["taskset", "-c", "0", ...argv];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
-}
-
-/** From /proc/stat: see harness.ts; the server's core is cpu0 when pinned. */
-const machineTimes = (): ReturnType<typeof readMachineTimes> => readMachineTimes(pinned);
-
-interface Noise {
-  /** CPU-seconds other processes used (task time minus server and generator). */
-  othersS: number;
-  serverCoreIrqS: number;
-  stealS: number;
-}
-
-/** Times the kernel took the CPU from a process that still wanted it: something else ran on its core. */
-const involuntarySwitches = (pid: number): number => procStatus(pid, "nonvoluntary_ctxt_switches");
-const peakRssMiB = (pid: number): number => procStatus(pid, "VmHWM") / 1024;
+const bench = startRun("http", { noPin: opts["no-pin"], keep: opts.keep, timeoutS: TIMEOUT_S });
+const { pinned, workDir, machineTimes } = bench;
 
 const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
-
-/** Waits until the server has used < 2 % of a core over 300 ms (what the previous step left behind is done), max 10 s. */
-async function waitIdle(pid: number): Promise<void> {
-  const until = performance.now() + 10_000;
-  while (performance.now() < until) {
-    const c0 = cpuSeconds(pid);
-    await sleep(300);
-    if (cpuSeconds(pid) - c0 <= 0.006) return;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Servers
 
-interface Server {
-  readonly kind: ServerKind;
-  readonly label: string;
-  /** When a 204 is sent, stated on every result. */
-  readonly durability: string;
-  readonly pid: number;
-  readonly port: number;
+/** `durability`: when a 204 is sent. */
+interface Server extends MeasuredServer<ServerKind> {
   /** The host name SAS tokens are scoped to. */
   readonly hostName: string;
   readonly ownerKey: string | undefined;
   command(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
-  close(): Promise<void>;
 }
 
 /**
@@ -195,18 +106,15 @@ function mainThreadProfile(dir: string): string {
 
 async function startServer(kind: ServerKind, tlsDir: string, dataDir: string, profileDir?: string): Promise<Server> {
   const tlsArgs = ["--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem")];
-  const child =
+  const argv =
     kind === "malachite"
-      ? spawnServer([...cpuProfArgs(profileDir), "--import", "tsx", join(ROOT, "bench/http-hub.ts"), "--data-dir", dataDir, ...tlsArgs])
-      : spawnServer([...cpuProfArgs(profileDir), "--import", "tsx", join(ROOT, "bench/http-bare.ts"), ...tlsArgs]);
-  const next = jsonLines(child);
-  const exited = exitOf(child);
-  const ready = await next(60_000);
-  const port = kind === "malachite" ? ready["httpsPort"] : ready["port"];
-  if (ready["event"] !== "ready" || typeof port !== "number" || typeof ready["pid"] !== "number") {
-    throw new Error(`unexpected first message from the ${kind} server: ${JSON.stringify(ready)}`);
-  }
-  const ownerKey = kind === "malachite" ? /SharedAccessKey=([^;]+)/.exec(String(ready["connectionString"]))?.[1] : undefined;
+      ? tsxArgv("bench/http-hub.ts", ["--data-dir", dataDir, ...tlsArgs], cpuProfArgs(profileDir))
+      : tsxArgv("bench/http-bare.ts", tlsArgs, cpuProfArgs(profileDir));
+  const portOf = (ready: Record<string, unknown>): unknown => (kind === "malachite" ? ready["httpsPort"] : ready["port"]);
+  const child = await startJsonChild(bench.spawn(argv), `${kind} server`, (r) => typeof portOf(r) === "number" && typeof r["pid"] === "number");
+  const ready = child.ready;
+  const port = portOf(ready) as number;
+  const ownerKey = kind === "malachite" ? sharedAccessKey(ready["connectionString"]) : undefined;
   if (kind === "malachite" && ownerKey === undefined) throw new Error("the hub's connection string has no SharedAccessKey");
   return {
     kind,
@@ -215,33 +123,17 @@ async function startServer(kind: ServerKind, tlsDir: string, dataDir: string, pr
       kind === "malachite"
         ? "FULL: 204 after the fsync'd SQLite WAL group commit (telemetry log), SAS checked per request"
         : "none: 204 once the body is read; no routing, authentication or storage",
-    pid: ready["pid"],
+    pid: child.pid,
     port,
     hostName: typeof ready["hostName"] === "string" ? ready["hostName"] : HOST,
     ownerKey,
-    async command(cmd) {
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-      const answer = await next(60_000);
-      if (answer["event"] !== "done") throw new Error(`command ${JSON.stringify(cmd)} failed: ${String(answer["message"] ?? JSON.stringify(answer))}`);
-      return answer;
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    command: (cmd) => child.command(cmd),
+    close: () => child.close(),
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Devices and requests
-
-interface Device {
-  readonly id: string;
-  readonly key: string;
-}
 
 const deviceId = (i: number): string => `http-dev-${String(i + 1).padStart(Math.max(2, String(CLIENTS).length), "0")}`;
 
@@ -250,19 +142,7 @@ async function createDevices(hub: Server, ca: string, devices: readonly Device[]
   const agent = new Agent({ keepAlive: true, ca, maxSockets: 1 });
   const token = createSasToken(hub.hostName, hub.ownerKey!, Math.ceil(Date.now() / 1000) + 3600, "iothubowner");
   const t0 = performance.now();
-  for (let from = 0; from < devices.length; from += 100) {
-    const body = JSON.stringify(
-      devices.slice(from, from + 100).map((d) => ({
-        id: d.id,
-        importMode: "create",
-        authentication: { type: "sas", symmetricKey: { primaryKey: d.key, secondaryKey: d.key } },
-      })),
-    );
-    const reply = await postBulkCreate(agent, HOST, hub.port, `/devices?${API}`, token, body);
-    if (reply.status !== 200 || (JSON.parse(reply.text) as { isSuccessful?: boolean }).isSuccessful !== true) {
-      throw new Error(`bulk create answered ${reply.status}: ${reply.text.slice(0, 500)}`);
-    }
-  }
+  for (let from = 0; from < devices.length; from += 100) await createSasDevices(agent, HOST, hub.port, token, devices.slice(from, from + 100));
   agent.destroy();
   return (performance.now() - t0) / 1000;
 }
@@ -298,17 +178,6 @@ function requestSpec(device: Device, hostName: string, port: number): RequestSpe
 // ---------------------------------------------------------------------------------------------------------------
 // The load
 
-interface CommitStats {
-  commits: number;
-  records: number;
-  meanRecords: number;
-  p50Records: number;
-  maxRecords: number;
-  commitMsTotal: number;
-  commitMsP50: number;
-  commitMsP99: number;
-}
-
 interface RunResult {
   perS: number;
   completed: number;
@@ -331,11 +200,6 @@ interface RunResult {
   /** The measured window on the monotonic clock (µs), to cut a --cpu-prof profile to it. */
   fromUs: number;
   toUs: number;
-}
-
-function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 /**
@@ -450,11 +314,7 @@ async function runLoad(server: Server, specs: readonly RequestSpec[], ca: string
     serverSysS: c1.sys - c0.sys,
     genCpuS,
     preempted: p1 - p0,
-    noise: {
-      othersS: Math.max(0, m1.tasks - m0.tasks - serverCpuS - genCpuS),
-      serverCoreIrqS: m1.serverCoreIrq - m0.serverCoreIrq,
-      stealS: m1.steal - m0.steal,
-    },
+    noise: noiseBetween(m0, m1, serverCpuS, genCpuS),
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
     maxMs: quantile(sorted, 1),
@@ -472,17 +332,7 @@ async function runLoad(server: Server, specs: readonly RequestSpec[], ca: string
 async function probe(spec: RequestSpec, ca: string): Promise<void> {
   const agent = new Agent({ keepAlive: false, ca });
   try {
-    const reply = await new Promise<{ status: number; text: string }>((resolveReply, reject) => {
-      const req = request({ ...spec.options, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolveReply({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error("no answer within 30 s")));
-      req.on("error", reject);
-      req.end(spec.body);
-    });
+    const reply = await requestText({ ...spec.options, agent }, spec.body, 30_000, "no answer within 30 s");
     if (reply.status !== 204) throw new Error(`POST ${String(spec.options.path)} answered ${reply.status}: ${reply.text.slice(0, 500)}`);
   } finally {
     agent.destroy();
@@ -525,15 +375,6 @@ function cropProfile(profile: CpuProfile, fromUs: number, toUs: number): CpuProf
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Formatting
-
-const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
-const ms = (n: number): string => (!Number.isFinite(n) ? "–" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "–");
-const verdict = (ok: boolean): string => (ok ? "PASS" : "MISS");
-const pct = (cpuS: number, s: number): string => `${((cpuS / s) * 100).toFixed(0)} %`;
-
-// ---------------------------------------------------------------------------------------------------------------
 // Main
 
 interface ServerResults {
@@ -547,27 +388,18 @@ interface ServerResults {
 }
 
 async function main(): Promise<void> {
-  const command = `npm run bench:http${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-  const machine =
-    `nproc ${nproc}, ${cpus()[0]?.model ?? "?"}, Linux ${release()}, node ${process.version} (OpenSSL ${process.versions.openssl}), ` +
-    `fastify ${pkgVersion("fastify")}, better-sqlite3 ${pkgVersion("better-sqlite3")}, ${fsType} temp dir, load average ${loadavg()[0]!.toFixed(2)} at start`;
+  const command = benchCommand("http");
+  const machine = bench.describeMachine([`fastify ${pkgVersion("fastify")}`, `better-sqlite3 ${pkgVersion("better-sqlite3")}`], ` (OpenSSL ${process.versions.openssl})`);
   const pinning = pinned ? "servers pinned to core 0, load generator to core 1 (taskset)" : "not pinned";
   log(`http benchmark: servers ${KINDS.join(", ")}; ${CLIENTS} clients, ${PAYLOAD}-byte bodies, ${RUNS} × (${WARMUP_S} s warm-up + ${SECONDS} s)`);
   log(`  ${machine}; ${pinning}`);
   log(`  work dir ${workDir}${opts.keep ? " (kept)" : ""}`);
-  if (!hasSetpriv) log("  (setpriv --pdeathsig is missing: a server left by a killed run must be stopped by hand)");
+  if (!bench.hasSetpriv) log("  (setpriv --pdeathsig is missing: a server left by a killed run must be stopped by hand)");
 
   // One CA and one ECDSA P-256 server certificate for 127.0.0.1, served by both servers.
-  const tlsDir = join(workDir, "tls");
-  mkdirSync(tlsDir);
-  const ca = await createCertificateAuthority("Malachite bench CA");
-  const serverCert = await issueServerCertificate({ issuer: ca, names: [HOST, "localhost"] });
-  writeFileSync(join(tlsDir, "ca.pem"), ca.certPem);
-  writeFileSync(join(tlsDir, "server.pem"), serverCert.certPem);
-  writeFileSync(join(tlsDir, "server-key.pem"), serverCert.keyPem, { mode: 0o600 });
-  chmodSync(tlsDir, 0o700);
+  const { tlsDir, ca } = await writeTlsFiles(workDir, HOST);
 
-  const devices: Device[] = Array.from({ length: CLIENTS }, (_, i) => ({ id: deviceId(i), key: randomBytes(32).toString("base64") }));
+  const devices: Device[] = Array.from({ length: CLIENTS }, (_, i) => ({ id: deviceId(i), key: newDeviceKey() }));
 
   const start = async (kind: ServerKind, dataDir: string, profileDir?: string): Promise<{ server: Server; specs: RequestSpec[]; createS?: number }> => {
     const server = await startServer(kind, tlsDir, dataDir, profileDir);
@@ -695,11 +527,7 @@ async function main(): Promise<void> {
     return c === undefined || c.commits === 0 ? undefined : `${ms(c.commitMsP50)} / ${ms(c.commitMsP99)}; ${((c.commitMsTotal / 1000 / r.median.seconds) * 100).toFixed(0)} %`;
   });
   text("   server preempted (involuntary switches, median run)", (r) => int(r.median.preempted));
-  text("   others / server-core softirq / steal, % of a core", (r) => {
-    const n = r.median.noise;
-    const s = r.median.seconds;
-    return `${((n.othersS / s) * 100).toFixed(0)} / ${((n.serverCoreIrqS / s) * 100).toFixed(0)} / ${((n.stealS / s) * 100).toFixed(0)}`;
-  });
+  text("   others / server-core softirq / steal, % of a core", (r) => noiseText(r.median.noise, r.median.seconds));
   text("Server peak RSS, MiB", (r) => r.peakRssMiB.toFixed(0));
   text("TLS", (r) => r.median.cipher);
   if (mal?.stored !== undefined) {
@@ -719,18 +547,15 @@ async function main(): Promise<void> {
     if (others >= 0.1) notes.push(`NOTE: other processes used up to ${(others * 100).toFixed(0)} % of a core during the ${r.server.label} runs: the machine was shared; repeat on a quiet machine.`);
   }
 
-  const widths = header.map((_, c) => Math.max(header[c]!.length, ...rows.map((r) => (r[c] ?? "").length)));
-  const fmtRow = (cells: readonly string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd();
   const out = [
     "",
     `HTTPS telemetry benchmark (issue #5) — POST /devices/{id}/messages/events, ${PAYLOAD}-byte body${APP_PROPERTIES === 0 ? "" : `, ${APP_PROPERTIES} iothub-app-* headers`}, device SAS token per request`,
     `Machine: ${machine}`,
-    `Code: commit ${gitHead}${srcDirty ? " with uncommitted changes under src/" : ""}`,
+    `Code: ${bench.codeText}`,
     `Setup: ${pinning}; ${CLIENTS} clients, each one device on its own https.Agent({ keepAlive: true, maxSockets: 1 }), one request in flight; ${WARMUP_S} s warm-up per run; runs alternate between servers`,
     ...results.map((r) => `  ${r.server.label}: ${r.server.durability}`),
     "",
-    fmtRow(header),
-    ...rows.map(fmtRow),
+    ...formatTable(header, rows),
     ...(notes.length === 0 ? [] : ["", ...notes]),
     "",
     `"Preempted" counts involuntary context switches of the server's main thread (other processes or its own helper threads on its core).`,
@@ -750,10 +575,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(`http benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+runMain("http", main);

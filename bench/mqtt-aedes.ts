@@ -11,23 +11,16 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:tls";
 import { parseArgs } from "node:util";
 import aedes from "aedes";
+import { send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
-const { values } = parseArgs({
-  options: {
-    cert: { type: "string" },
-    key: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-  },
-});
-if (values.cert === undefined || values.key === undefined) {
-  process.stderr.write("usage: mqtt-aedes.ts --cert FILE --key FILE [--host 127.0.0.1]\n");
-  process.exit(2);
-}
+const { values } = parseArgs({ options: TLS_SERVER_OPTIONS });
+const { cert, key } = values;
+if (cert === undefined || key === undefined) usage("mqtt-aedes.ts --cert FILE --key FILE [--host 127.0.0.1]");
 
 const version = (JSON.parse(readFileSync(new URL("../node_modules/aedes/package.json", import.meta.url), "utf8")) as { version: string }).version;
 // Default options: in-memory persistence (aedes-persistence) and mqemitter; client ids up to 23 characters.
 const broker = aedes.createBroker();
-const server = createServer({ cert: readFileSync(values.cert, "utf8"), key: readFileSync(values.key, "utf8") }, (socket) => {
+const server = createServer({ cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") }, (socket) => {
   // Nagle off, as the hub and Mosquitto (set_tcp_nodelay true) have it.
   socket.setNoDelay(true);
   broker.handle(socket);
@@ -37,7 +30,7 @@ server.on("tlsClientError", () => undefined);
 server.listen(0, values.host, () => {
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, port, version })}\n`);
+  send({ event: "ready", pid: process.pid, port, version });
 });
 
 function close(): void {

@@ -23,89 +23,36 @@
  * under src/ is changed; the wrapper costs two performance.now() calls and a short loop per commit.
  */
 import { parseArgs } from "node:util";
-import { startHub } from "../src/app.js";
-import { createLogger } from "../src/observability/logger.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
-import { cpuProfiler, recordCommitStats, send, serveCommands } from "./harness.js";
+import { recordCommitStats, usage } from "./harness.js";
+import { serveHub, startBenchHub, TLS_HUB_OPTIONS } from "./hub-child.js";
 
 const { values } = parseArgs({
   options: {
-    "data-dir": { type: "string" },
-    cert: { type: "string" },
-    key: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
+    ...TLS_HUB_OPTIONS,
     storage: { type: "string", default: "sqlite" },
   },
 });
-const dataDir = values["data-dir"];
-const storage = values.storage;
-if (dataDir === undefined || values.cert === undefined || values.key === undefined || (storage !== "sqlite" && storage !== "memory")) {
-  process.stderr.write("usage: mqtt-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1] [--storage sqlite|memory]\n");
-  process.exit(2);
+const { "data-dir": dataDir, cert, key, storage } = values;
+if (dataDir === undefined || cert === undefined || key === undefined || (storage !== "sqlite" && storage !== "memory")) {
+  usage("mqtt-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1] [--storage sqlite|memory]");
 }
 
-// ---------------------------------------------------------------------------------------------------------------
 // Group-commit statistics (see the header)
-
 const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/mqtt-hub.ts");
 
-// ---------------------------------------------------------------------------------------------------------------
-// The hub
+const hub = await startBenchHub(dataDir, values.host, { tlsCert: cert, tlsKey: key, storage });
 
-const hub = await startHub({
-  dataDir,
-  hostName: values.host,
-  hubName: "bench-hub",
-  bind: values.host,
-  httpsPort: 0,
-  mqttPort: 0,
-  amqpPort: 0,
-  logLevel: "silent",
-  logger: createLogger({ level: "silent" }),
-  tlsCert: values.cert,
-  tlsKey: values.key,
-  storage,
-});
-
-const profiler = cpuProfiler();
-let closing = false;
-
-async function close(): Promise<never> {
-  if (!closing) {
-    closing = true;
-    profiler.disconnect();
-    await hub.close();
-  }
-  process.exit(0);
-}
-
-async function handle(command: { cmd?: unknown; path?: unknown }): Promise<Record<string, unknown> | undefined> {
-  switch (command.cmd) {
-    case "profile-start":
-      await profiler.start();
-      return undefined;
-    case "profile-stop":
-      await profiler.stop(String(command.path));
-      return undefined;
-    case "commit-stats":
-      return { stats: takeCommitStats() };
-    case "close":
-      return close();
-    default:
-      throw new Error(`unknown command ${JSON.stringify(command.cmd)}`);
-  }
-}
-
-serveCommands(handle, close);
-
-send({
-  event: "ready",
-  pid: process.pid,
-  hostName: hub.hostName,
-  httpsPort: hub.ports.https,
-  mqttPort: hub.ports.mqtt,
-  storage,
-  connectionString: hub.connectionStrings["iothubowner"],
-  // The `service` policy (ServiceConnect): what a back end uses to invoke direct methods.
-  serviceConnectionString: hub.connectionStrings["service"],
-});
+serveHub(
+  hub,
+  {
+    hostName: hub.hostName,
+    httpsPort: hub.ports.https,
+    mqttPort: hub.ports.mqtt,
+    storage,
+    connectionString: hub.connectionStrings["iothubowner"],
+    // The `service` policy (ServiceConnect): what a back end uses to invoke direct methods.
+    serviceConnectionString: hub.connectionStrings["service"],
+  },
+  { profiler: true, commitStats: takeCommitStats },
+);

@@ -18,26 +18,26 @@
  * 12-digit counter in the body are patched in place) on raw node:tls sockets, one write per socket per batch of
  * PUBACKs read, and parses PUBACKs by hand. See bench/README.md.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { createServer as createNetServer, connect as netConnect } from "node:net";
-import { cpus, loadavg, release, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt-packet";
 import { createSasToken } from "../src/hub/index.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
-import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
-import { issueServerCertificate } from "../src/tls/issue-server-certificate.js";
-import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
-import { codeFacts, cpuSeconds, cpuTimes, exitOf, exitOnSignalsAndAfter, fsTypeOf, jsonLines, log, machineTimes as readMachineTimes, pinGenerator, postBulkCreate, procStatus, sh, sleep } from "./harness.js";
+import { writeProfileSummaries } from "./cpuprofile-top.js";
+import { createSasDevices, type Device, makeDevices } from "./devices.js";
+import { API, benchCommand, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, log, type MachineTimes, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, sh, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
+import { connectFrame, DISCONNECT, MqttPacketReader, MqttSubscriber } from "./mqtt-wire.js";
+import { commonOptions, commonValues, helpOrContinue, listOption, positiveInt } from "./options.js";
+import { formatTable, int, ms, noiseText, pct, ratio, verdict } from "./report.js";
+import { writeTlsFiles } from "./tls-files.js";
 
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
-const API = "api-version=2021-04-12";
 const HOST = "127.0.0.1";
 const MOSQUITTO = "/usr/sbin/mosquitto";
 
@@ -72,49 +72,24 @@ const { values: opts } = parseArgs({
     idle: { type: "string", default: "19000" },
     "idle-concurrency": { type: "string", default: "100" },
     payload: { type: "string", default: "256" },
-    "no-pin": { type: "boolean", default: false },
-    profile: { type: "string" },
-    keep: { type: "boolean", default: false },
-    timeout: { type: "string", default: "330" },
-    help: { type: "boolean", default: false },
+    ...commonOptions(330),
   },
 });
-if (opts.help) {
-  process.stdout.write(
-    "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes[,malachite-memory]] [--scenarios ingest,fanin,latency,storm,crash[,methods,idle]]\n" +
-      "  [--ingest-devices 10] [--ingest-window 50] [--ingest-seconds 10] [--ingest-reps 3] [--fanin-devices 1000] [--fanin-seconds 10]\n" +
-      "  [--latency-seconds 5] [--warmup 2] [--storm 2000] [--storm-concurrency 100] [--crash-cycles 5] [--payload 256]\n" +
-      "  [--methods-devices 50] [--methods-concurrency 64] [--methods-seconds 10] [--idle 19000] [--idle-concurrency 100]\n" +
-      "  [--no-pin] [--profile DIR] [--keep] [--timeout 330]\n",
-  );
-  process.exit(0);
-}
-
-function positiveInt(name: string, text: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be an integer from ${min} to ${max}; got ${text}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+helpOrContinue(
+  opts.help,
+  "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes[,malachite-memory]] [--scenarios ingest,fanin,latency,storm,crash[,methods,idle]]\n" +
+    "  [--ingest-devices 10] [--ingest-window 50] [--ingest-seconds 10] [--ingest-reps 3] [--fanin-devices 1000] [--fanin-seconds 10]\n" +
+    "  [--latency-seconds 5] [--warmup 2] [--storm 2000] [--storm-concurrency 100] [--crash-cycles 5] [--payload 256]\n" +
+    "  [--methods-devices 50] [--methods-concurrency 64] [--methods-seconds 10] [--idle 19000] [--idle-concurrency 100]\n" +
+    "  [--no-pin] [--profile DIR] [--keep] [--timeout 330]\n",
+);
 
 const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "malachite-memory"] as const;
 type ServerKind = (typeof SERVER_KINDS)[number];
 const SCENARIOS = ["ingest", "fanin", "latency", "storm", "crash", "methods", "idle"] as const;
 type Scenario = (typeof SCENARIOS)[number];
-function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
-  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  for (const item of items) {
-    if (!(allowed as readonly string[]).includes(item)) {
-      process.stderr.write(`--${name}: '${item}' is not one of ${allowed.join(", ")}\n`);
-      process.exit(2);
-    }
-  }
-  return items as T[];
-}
-const SERVERS = list("servers", opts.servers, SERVER_KINDS);
-const RUN = new Set<Scenario>(list("scenarios", opts.scenarios, SCENARIOS));
+const SERVERS = listOption("servers", opts.servers, SERVER_KINDS);
+const RUN = new Set<Scenario>(listOption("scenarios", opts.scenarios, SCENARIOS));
 const INGEST_DEVICES = positiveInt("ingest-devices", opts["ingest-devices"], 5000);
 const INGEST_WINDOW = positiveInt("ingest-window", opts["ingest-window"], 1000);
 const INGEST_SECONDS = positiveInt("ingest-seconds", opts["ingest-seconds"], 600);
@@ -127,8 +102,7 @@ const STORM = positiveInt("storm", opts.storm, 15_000);
 const STORM_CONCURRENCY = positiveInt("storm-concurrency", opts["storm-concurrency"], 1000);
 const CRASH_CYCLES = positiveInt("crash-cycles", opts["crash-cycles"], 200);
 const PAYLOAD = positiveInt("payload", opts.payload, 256 * 1024, 64);
-const TIMEOUT_S = positiveInt("timeout", opts.timeout, 24 * 3600);
-const PROFILE_DIR = opts.profile === undefined ? undefined : resolve(opts.profile);
+const { timeoutS: TIMEOUT_S, profileDir: PROFILE_DIR } = commonValues(opts);
 const METHODS_DEVICES = positiveInt("methods-devices", opts["methods-devices"], 5000);
 const METHODS_CONCURRENCY = positiveInt("methods-concurrency", opts["methods-concurrency"], 1000);
 const METHODS_SECONDS = positiveInt("methods-seconds", opts["methods-seconds"], 600);
@@ -149,96 +123,27 @@ const DEVICES = Math.max(
   1,
 );
 
-
 // ---------------------------------------------------------------------------------------------------------------
 // Machine facts, pinning, clean-up
 
-const nproc = Number(sh("nproc", []) ?? "1");
-const hasTaskset = sh("taskset", ["--version"]) !== undefined;
-const pinned = !opts["no-pin"] && hasTaskset && nproc >= 2;
-const hasSetpriv = (sh("setpriv", ["--help"]) ?? "").includes("pdeathsig");
+const bench = startRun("mqtt", { noPin: opts["no-pin"], keep: opts.keep, timeoutS: TIMEOUT_S });
+const { pinned, workDir, machineTimes } = bench;
 const mosquittoVersion = /mosquitto version (\S+)/.exec(spawnSync(MOSQUITTO, ["-h"], { encoding: "utf8" }).stdout ?? "")?.[1] ?? "?";
-const pkgVersion = (name: string): string => {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
-  } catch {
-    return "?";
-  }
-};
-const workDir = mkdtempSync(join(tmpdir(), "malachite-bench-mqtt-"));
-const { gitHead, srcDirty } = codeFacts(ROOT);
-const fsType = fsTypeOf(workDir);
-
-const children = new Set<ChildProcess>();
-function killChildren(): void {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
-}
-process.on("exit", () => {
-  killChildren();
-  if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
-});
-exitOnSignalsAndAfter(TIMEOUT_S, "mqtt");
-
-if (pinned) pinGenerator();
 
 /** The generator's own soft file limit raised to the hard one (prlimit), when they differ; children are raised too. */
 const nofile0 = /Max open files\s+(\S+)\s+(\S+)/.exec(readFileSync("/proc/self/limits", "utf8"));
 const raiseNofile = nofile0 !== null && nofile0[1] !== nofile0[2];
 if (raiseNofile) sh("prlimit", ["--pid", String(process.pid), `--nofile=${nofile0[2]}:${nofile0[2]}`]);
 
-/** Spawns a server process on core 0; with setpriv it also dies with this process (PR_SET_PDEATHSIG). */
-function spawnServer(command: string, args: string[], stdio: "pipe-json" | "quiet"): ChildProcess {
-  let argv = [command, ...args];
+/** Spawns a server process on core 0 (stdout the JSON-line protocol, or `quiet`: only stderr, piped), killed at exit. */
+function spawnServer(argv: string[], quiet = false): ChildProcess {
   // Idle connections need a descriptor each: raise the soft file limit to the hard one if it is lower.
-  if (raiseNofile) argv = ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...argv];
-  if (hasSetpriv) argv = ["setpriv", "--pdeathsig", "KILL", ...argv];
-  if (pinned) argv = ["taskset", "-c", "0", ...argv];
-  const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: ROOT,
-    stdio: stdio === "pipe-json" ? ["pipe", "pipe", "inherit"] : ["ignore", "ignore", "pipe"],
-  });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
+  const raised = raiseNofile ? ["sh", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...argv] : argv;
+  return bench.spawn(raised, quiet ? { stdio: ["ignore", "ignore", "pipe"] } : {});
 }
 
-/** From /proc/stat: see harness.ts; the server's core is cpu0 when pinned. */
-const machineTimes = (): ReturnType<typeof readMachineTimes> => readMachineTimes(pinned);
-
-interface Noise {
-  /** CPU-seconds other processes used (task time minus server and generator). */
-  othersS: number;
-  serverCoreIrqS: number;
-  stealS: number;
-}
-function noiseSince(m0: ReturnType<typeof machineTimes>, serverCpuS: number, generatorCpuS: number): Noise {
-  const m1 = machineTimes();
-  return {
-    othersS: Math.max(0, m1.tasks - m0.tasks - serverCpuS - generatorCpuS),
-    serverCoreIrqS: m1.serverCoreIrq - m0.serverCoreIrq,
-    stealS: m1.steal - m0.steal,
-  };
-}
-const noiseText = (n: Noise, seconds: number): string =>
-  `${((n.othersS / seconds) * 100).toFixed(0)} / ${((n.serverCoreIrqS / seconds) * 100).toFixed(0)} / ${((n.stealS / seconds) * 100).toFixed(0)}`;
-
-/** Times the kernel took the CPU from a process that still wanted it: something else ran on its core. */
-const involuntarySwitches = (pid: number): number => procStatus(pid, "nonvoluntary_ctxt_switches");
-const rssMiB = (pid: number): number => procStatus(pid, "VmRSS") / 1024;
-const peakRssMiB = (pid: number): number => procStatus(pid, "VmHWM") / 1024;
-
-
-/** Waits until the server has used < 2 % of a core over 300 ms (what the previous step left behind is done), max 10 s. */
-async function waitIdle(pid: number): Promise<void> {
-  const until = performance.now() + 10_000;
-  while (performance.now() < until) {
-    const c0 = cpuSeconds(pid);
-    await sleep(300);
-    if (cpuSeconds(pid) - c0 <= 0.006) return;
-  }
-}
+/** The noise since `m0` (see noiseBetween), read now. */
+const noiseSince = (m0: MachineTimes, serverCpuS: number, generatorCpuS: number): Noise => noiseBetween(m0, machineTimes(), serverCpuS, generatorCpuS);
 
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -270,17 +175,11 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 // ---------------------------------------------------------------------------------------------------------------
 // Servers
 
-interface Server {
-  readonly kind: ServerKind;
-  readonly label: string;
-  /** How durable a PUBACK is, stated on every result. */
-  readonly durability: string;
-  readonly pid: number;
-  readonly port: number;
+/** `durability`: how durable a PUBACK is. */
+interface Server extends MeasuredServer<ServerKind> {
   /** Malachite checks SAS tokens in CONNECT; the peers take a plain CONNECT. */
   readonly sas: boolean;
   command?(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
-  close(): Promise<void>;
   kill(): Promise<void>;
 }
 
@@ -294,52 +193,31 @@ interface HubServer extends Server {
   command(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
+/** The Server face of a child speaking the JSON-line protocol (the hub and Aedes). */
+const serverOf = (child: JsonChild): Pick<Server, "pid" | "close" | "kill"> => ({ pid: child.pid, close: () => child.close(), kill: () => child.kill() });
+
 async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory"): Promise<HubServer> {
-  const args = [
-    "--import", "tsx", join(ROOT, "bench/mqtt-hub.ts"), "--data-dir", dataDir, "--host", HOST,
-    "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem"), "--storage", storage,
-  ];
-  const child = spawnServer(process.execPath, args, "pipe-json");
-  const next = jsonLines(child);
-  const ready = await next(60_000);
-  const key = /SharedAccessKey=([^;]+)/.exec(String(ready["connectionString"]))?.[1];
-  if (ready["event"] !== "ready" || typeof ready["mqttPort"] !== "number" || key === undefined) {
-    throw new Error(`unexpected first message from the hub: ${JSON.stringify(ready)}`);
-  }
-  const serviceKey = /SharedAccessKey=([^;]+)/.exec(String(ready["serviceConnectionString"]))?.[1];
-  const exited = exitOf(child);
+  const args = ["--data-dir", dataDir, "--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem"), "--storage", storage];
+  const child = await startJsonChild(spawnServer(tsxArgv("bench/mqtt-hub.ts", args)), "hub", (r) => typeof r["mqttPort"] === "number" && sharedAccessKey(r["connectionString"]) !== undefined);
+  const ready = child.ready;
+  const key = sharedAccessKey(ready["connectionString"])!;
+  const serviceKey = sharedAccessKey(ready["serviceConnectionString"]);
   return {
+    ...serverOf(child),
     kind: storage === "sqlite" ? "malachite" : "malachite-memory",
     label: storage === "sqlite" ? "Malachite" : "Malachite MEMORY",
     durability:
       storage === "sqlite"
         ? "FULL: PUBACK after the fsync'd SQLite WAL group commit"
         : "MEMORY: in-memory telemetry log and store (not for production; isolates the protocol path from SQLite)",
-    pid: Number(ready["pid"]),
-    port: ready["mqttPort"],
+    port: ready["mqttPort"] as number,
     sas: true,
     hostName: String(ready["hostName"]),
     httpsPort: Number(ready["httpsPort"]),
     ownerKey: key,
     serviceKey: serviceKey ?? key,
     serviceKeyName: serviceKey === undefined ? "iothubowner" : "service",
-    async command(cmd) {
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-      const answer = await next(60_000);
-      if (answer["event"] !== "done") throw new Error(`hub command ${JSON.stringify(cmd)} failed: ${String(answer["message"] ?? JSON.stringify(answer))}`);
-      return answer;
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-    async kill() {
-      child.kill("SIGKILL");
-      await exited;
-    },
+    command: (cmd) => child.command(cmd),
   };
 }
 
@@ -369,7 +247,7 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
       "",
     ].join("\n"),
   );
-  const child = spawnServer(MOSQUITTO, ["-c", confPath], "quiet");
+  const child = spawnServer([MOSQUITTO, "-c", confPath], true);
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => void (stderr += c.toString("utf8")));
   try {
@@ -399,48 +277,24 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
 }
 
 async function startAedes(tlsDir: string): Promise<Server> {
-  const args = ["--import", "tsx", join(ROOT, "bench/mqtt-aedes.ts"), "--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem")];
-  const child = spawnServer(process.execPath, args, "pipe-json");
-  const ready = await jsonLines(child)(60_000);
-  if (ready["event"] !== "ready" || typeof ready["port"] !== "number") throw new Error(`unexpected first message from aedes: ${JSON.stringify(ready)}`);
-  const exited = exitOf(child);
+  const args = ["--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem")];
+  const child = await startJsonChild(spawnServer(tsxArgv("bench/mqtt-aedes.ts", args)), "aedes", (r) => typeof r["port"] === "number", 10_000);
   return {
+    ...serverOf(child),
     kind: "aedes",
-    label: `Aedes ${String(ready["version"])}`,
+    label: `Aedes ${String(child.ready["version"])}`,
     durability: "memory (default aedes-persistence): PUBACK once the message is in memory",
-    pid: Number(ready["pid"]),
-    port: ready["port"],
+    port: child.ready["port"] as number,
     sas: false,
-    async close() {
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-    async kill() {
-      child.kill("SIGKILL");
-      await exited;
-    },
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Devices: created in the hub with keys we choose (the bulk reply does not return keys)
 
-interface Device {
-  readonly id: string;
-  readonly key: string;
-}
-
-const deviceId = (prefix: string, i: number): string => `${prefix}-${String(i + 1).padStart(6, "0")}`;
-function makeDevices(prefix: string, n: number): Device[] {
-  return Array.from({ length: n }, (_, i) => ({ id: deviceId(prefix, i), key: randomBytes(32).toString("base64") }));
-}
-
 async function createDevices(hub: HubServer, ca: string, devices: readonly Device[]): Promise<{ seconds: number }> {
   const agent = new Agent({ keepAlive: true, ca, maxSockets: 4 });
   const token = createSasToken(hub.hostName, hub.ownerKey, Math.ceil(Date.now() / 1000) + 3600, "iothubowner");
-  const post = (body: string): Promise<{ status: number; text: string }> => postBulkCreate(agent, HOST, hub.httpsPort, `/devices?${API}`, token, body);
   const t0 = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -448,15 +302,7 @@ async function createDevices(hub: HubServer, ca: string, devices: readonly Devic
       const from = next;
       next += 100;
       if (from >= devices.length) return;
-      const records = devices.slice(from, from + 100).map((d) => ({
-        id: d.id,
-        importMode: "create",
-        authentication: { type: "sas", symmetricKey: { primaryKey: d.key, secondaryKey: d.key } },
-      }));
-      const reply = await post(JSON.stringify(records));
-      if (reply.status !== 200 || (JSON.parse(reply.text) as { isSuccessful?: boolean }).isSuccessful !== true) {
-        throw new Error(`bulk create answered ${reply.status}: ${reply.text.slice(0, 500)}`);
-      }
+      await createSasDevices(agent, HOST, hub.httpsPort, token, devices.slice(from, from + 100));
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
@@ -466,19 +312,6 @@ async function createDevices(hub: HubServer, ca: string, devices: readonly Devic
 
 // ---------------------------------------------------------------------------------------------------------------
 // Frames
-
-/** CONNECT as the Azure SDK sends it (MQTT 3.1.1, clean session false, keep-alive 60 s); SAS only for Malachite. */
-function connectFrame(server: Server, hostName: string, device: Device, keepalive = 60): Buffer {
-  const packet: mqtt.IConnectPacket = { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: false, clientId: device.id, keepalive };
-  if (server.sas) {
-    packet.username = `${hostName}/${device.id}/?${API}`;
-    // The SDK signs and sends the URL-encoded resource; device-auth checks the signature over sr as sent and
-    // decodes sr to check it covers {host}/devices/{id}.
-    const resource = encodeURIComponent(`${hostName}/devices/${device.id}`);
-    packet.password = Buffer.from(createSasToken(resource, device.key, Math.ceil(Date.now() / 1000) + 3600));
-  }
-  return mqtt.generate(packet);
-}
 
 const COUNTER_DIGITS = 12;
 
@@ -588,7 +421,7 @@ class Conn {
   readonly #sentAt: Float64Array;
   readonly #seqOf: Float64Array;
   #nextId = 0;
-  #leftover: Buffer | undefined;
+  readonly #packets = new MqttPacketReader();
   #onConnack: ((rc: number) => void) | undefined;
 
   constructor(port: number, context: SecureContext, connect: Buffer, load: Load, template: PublishTemplate | undefined, window: number, trackAcks: boolean) {
@@ -636,32 +469,12 @@ class Conn {
   }
 
   #data(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.#leftover !== undefined) {
-      buf = Buffer.concat([this.#leftover, chunk]);
-      this.#leftover = undefined;
-    }
+    const packets = this.#packets;
+    packets.feed(chunk);
     const now = performance.now();
     const load = this.#load;
-    let i = 0;
-    for (;;) {
-      if (i + 2 > buf.length) break;
-      let len = 0;
-      let mul = 1;
-      let j = i + 1;
-      let b = 0;
-      let complete = true;
-      do {
-        if (j >= buf.length) {
-          complete = false;
-          break;
-        }
-        b = buf[j++]!;
-        len += (b & 127) * mul;
-        mul *= 128;
-      } while (b & 128);
-      if (!complete || j + len > buf.length) break;
-      const type = buf[i]! >> 4;
+    while (packets.next()) {
+      const { type, buf, body: j } = packets;
       if (type === 4) {
         // PUBACK
         const slot = ((buf[j]! << 8) | buf[j + 1]!) - 1;
@@ -681,9 +494,7 @@ class Conn {
       } else if (type === 2) {
         this.#onConnack?.(buf[j + 1]!);
       }
-      i = j + len;
     }
-    if (i < buf.length) this.#leftover = Buffer.from(buf.subarray(i));
     // Top the window up once per turn of the event loop, not once per 'data' event: a server that writes each PUBACK
     // in its own TLS record (Mosquitto) would otherwise cost the generator one write per message.
     if (this.#load.running) scheduleFill(this);
@@ -721,7 +532,7 @@ class Conn {
   /** DISCONNECT and close. */
   end(): void {
     if (this.closed) return;
-    this.socket.end(Buffer.from([0xe0, 0x00]));
+    this.socket.end(DISCONNECT);
   }
 }
 
@@ -766,17 +577,6 @@ async function closeConns(conns: readonly Conn[]): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Scenarios 1–3: sustained QoS 1 load
-
-interface CommitStats {
-  commits: number;
-  records: number;
-  meanRecords: number;
-  p50Records: number;
-  maxRecords: number;
-  commitMsTotal: number;
-  commitMsP50: number;
-  commitMsP99: number;
-}
 
 interface LoadWindow {
   seconds: number;
@@ -1035,7 +835,7 @@ async function crashScenario(tlsDir: string, caPem: string, context: SecureConte
   let restartMs: number;
   for (let cycle = 1; cycle <= CRASH_CYCLES; cycle++) {
     const load = new Load();
-    const frames = devices.map((d) => connectFrame(hub, hub.hostName, d));
+    const frames = devices.map((d) => connectFrame(hub.hostName, d, { sas: hub.sas }));
     const conns = await openConns(hub, context, frames, load, templates, CRASH_WINDOW, true);
     conns.forEach((c, i) => (c.seq = nextSeq[i]!));
     load.running = true;
@@ -1070,7 +870,7 @@ async function crashScenario(tlsDir: string, caPem: string, context: SecureConte
     hub = await startMalachite(dataDir, tlsDir, "sqlite");
     const readyMs = performance.now() - r0;
     const probe = new Load();
-    const [first] = await openConns(hub, context, [connectFrame(hub, hub.hostName, devices[0]!)], probe, [undefined], 0);
+    const [first] = await openConns(hub, context, [connectFrame(hub.hostName, devices[0]!, { sas: hub.sas })], probe, [undefined], 0);
     restartMs = performance.now() - r0;
     cycles.push({ ingestS, acked: cycleAcked, perS: cycleAcked / ingestS, readyMs, restartMs });
     await closeConns([first!]);
@@ -1137,50 +937,18 @@ async function crashScenario(tlsDir: string, caPem: string, context: SecureConte
 // Scenario 6: direct methods (Malachite only)
 
 /** A device that subscribes to $iothub/methods/POST/# and answers every request at once with 200 {"ok":true}. */
-class MethodDevice {
-  readonly socket: TLSSocket;
-  readonly ready: Promise<void>;
+class MethodDevice extends MqttSubscriber {
   answered = 0;
-  closed = false;
-  #onPacket: ((p: mqtt.Packet) => void) | undefined;
 
   constructor(port: number, context: SecureContext, connect: Buffer, load: Load) {
-    this.socket = tlsConnect({ host: HOST, port, secureContext: context });
-    this.socket.setNoDelay(true);
-    const parser = mqtt.parser({ protocolVersion: 4 });
-    parser.on("packet", (p: mqtt.Packet) => this.#packet(p));
-    parser.on("error", (e: Error) => {
-      load.errors++;
-      load.lastError = e.message;
-    });
-    this.socket.on("data", (chunk: Buffer) => parser.parse(chunk));
-    this.socket.on("error", (error) => {
+    const subscription = { topic: "$iothub/methods/POST/#", qos: 0, refused: "SUBACK refused $iothub/methods/POST/#" } as const;
+    super(HOST, port, context, connect, subscription, (_, error) => {
       load.errors++;
       load.lastError = error.message;
     });
-    this.socket.on("close", () => (this.closed = true));
-    this.ready = new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => (reject(new Error("no CONNACK/SUBACK within 30 s")), this.socket.destroy()), 30_000);
-      this.socket.once("close", () => (clearTimeout(timer), reject(new Error("the connection closed before SUBACK"))));
-      this.#onPacket = (p) => {
-        if (p.cmd === "connack") {
-          if (p.returnCode !== 0) return void (clearTimeout(timer), reject(new Error(`CONNACK return code ${p.returnCode}`)), this.socket.destroy());
-          this.socket.write(mqtt.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$iothub/methods/POST/#", qos: 0 }] }));
-        } else if (p.cmd === "suback") {
-          clearTimeout(timer);
-          this.#onPacket = undefined;
-          if (p.granted[0] === 128) reject(new Error("SUBACK refused $iothub/methods/POST/#"));
-          else resolveReady();
-        }
-      };
-    });
-    this.ready.catch(() => undefined);
-    this.socket.once("secureConnect", () => this.socket.write(connect));
   }
 
-  #packet(p: mqtt.Packet): void {
-    if (this.#onPacket !== undefined) return this.#onPacket(p);
-    if (p.cmd !== "publish") return;
+  protected override publish(p: mqtt.IPublishPacket): void {
     // $iothub/methods/POST/{name}/?$rid={rid}
     const rid = /\?\$rid=([^&]+)/.exec(p.topic)?.[1];
     if (rid === undefined) return;
@@ -1285,7 +1053,7 @@ async function methodsScenario(hub: HubServer, context: SecureContext, ca: strin
   await workers;
   agent.destroy();
   const answered = conns.reduce((s, c) => s + c.answered, 0);
-  for (const c of conns) if (!c.closed) c.socket.end(Buffer.from([0xe0, 0x00]));
+  for (const c of conns) c.end();
   latencies.sort((a, b) => a - b);
   if (load.errors > 0) failures.set(`device socket errors (last: ${load.lastError})`, load.errors);
   return {
@@ -1401,18 +1169,6 @@ async function idleScenario(server: Server, context: SecureContext, frames: read
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Statistics and formatting
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
-const ms = (n: number): string => (!Number.isFinite(n) ? "–" : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "–");
-const verdict = (ok: boolean): string => (ok ? "PASS" : "MISS");
-
-// ---------------------------------------------------------------------------------------------------------------
 // Main
 
 interface ServerResults {
@@ -1428,29 +1184,20 @@ interface ServerResults {
 }
 
 async function main(): Promise<void> {
-  const command = `npm run bench:mqtt${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-  const machine =
-    `nproc ${nproc}, ${cpus()[0]?.model ?? "?"}, Linux ${release()}, node ${process.version}, mqtt-packet ${pkgVersion("mqtt-packet")}, ` +
-    `better-sqlite3 ${pkgVersion("better-sqlite3")}, ${fsType} temp dir, load average ${loadavg()[0]!.toFixed(2)} at start`;
+  const command = benchCommand("mqtt");
+  const machine = bench.describeMachine(["mqtt-packet", "better-sqlite3"].map((name) => `${name} ${pkgVersion(name)}`));
   const pinning = pinned ? "servers pinned to core 0, load generator to core 1 (taskset)" : "not pinned";
   log(`mqtt benchmark: servers ${SERVERS.join(", ")}; scenarios ${[...RUN].join(", ")}`);
   log(`  ${machine}; ${pinning}`);
   log(`  work dir ${workDir}${opts.keep ? " (kept)" : ""}`);
-  if (!hasSetpriv) log("  (setpriv --pdeathsig is missing: a mosquitto left by a killed run must be stopped by hand)");
+  if (!bench.hasSetpriv) log("  (setpriv --pdeathsig is missing: a mosquitto left by a killed run must be stopped by hand)");
   if (PROFILE_DIR !== undefined) {
     mkdirSync(PROFILE_DIR, { recursive: true });
     log("  PROFILING: Malachite runs under the V8 CPU profiler in the first measured window; its numbers are slower");
   }
 
   // One CA and one ECDSA P-256 server certificate for 127.0.0.1, served by every server.
-  const tlsDir = join(workDir, "tls");
-  mkdirSync(tlsDir);
-  const ca = await createCertificateAuthority("Malachite bench CA");
-  const serverCert = await issueServerCertificate({ issuer: ca, names: [HOST, "localhost"] });
-  writeFileSync(join(tlsDir, "ca.pem"), ca.certPem);
-  writeFileSync(join(tlsDir, "server.pem"), serverCert.certPem);
-  writeFileSync(join(tlsDir, "server-key.pem"), serverCert.keyPem, { mode: 0o600 });
-  chmodSync(tlsDir, 0o700);
+  const { tlsDir, ca } = await writeTlsFiles(workDir, HOST);
   const context = createSecureContext({ ca: ca.certPem });
 
   const devices = makeDevices("dev", DEVICES);
@@ -1475,7 +1222,7 @@ async function main(): Promise<void> {
       r.createS = created.seconds;
       log(`  ${int(devices.length)} devices created in ${created.seconds.toFixed(2)} s`);
     }
-    const frames = devices.map((d) => connectFrame(server, hostName, d));
+    const frames = devices.map((d) => connectFrame(hostName, d, { sas: server.sas }));
     const prefix = kind === "malachite" ? "" : `${kind}-`;
     if (RUN.has("ingest")) {
       await waitIdle(server.pid);
@@ -1515,7 +1262,7 @@ async function main(): Promise<void> {
     if (RUN.has("idle")) {
       await waitIdle(server.pid);
       log(`  7. idle: up to ${int(IDLE)} TLS${server.sas ? "+SAS" : ""} connections, keep-alive 0, ${IDLE_CONCURRENCY} at a time`);
-      const idleFrames = devices.slice(0, IDLE).map((d) => connectFrame(server, hostName, d, 0));
+      const idleFrames = devices.slice(0, IDLE).map((d) => connectFrame(hostName, d, { sas: server.sas, keepalive: 0 }));
       r.idle = await idleScenario(server, context, idleFrames);
       log(
         `    ${int(r.idle.ok)} of ${int(r.idle.attempted)} open in ${r.idle.openS.toFixed(1)} s; RSS ${r.idle.rssBeforeMiB.toFixed(0)} → ${r.idle.rssAfterMiB.toFixed(0)} MiB ` +
@@ -1559,7 +1306,6 @@ async function main(): Promise<void> {
     rows.push(cells);
   };
   const notes: string[] = [];
-  const pct = (cpuS: number, s: number): string => `${((cpuS / s) * 100).toFixed(0)} %`;
   text("Durability of a PUBACK", (r) => (r.server.kind === "malachite" ? "FULL (fsync)" : r.server.kind === "malachite-memory" ? "MEMORY" : "memory"));
   if (results.some((r) => r.ingest)) {
     const malRate = mal?.ingest?.median.perS ?? NaN;
@@ -1671,16 +1417,14 @@ async function main(): Promise<void> {
   text("Server peak RSS, MiB", (r) => (r.peakRssMiB === undefined ? undefined : r.peakRssMiB.toFixed(0)));
   text("TLS", (r) => r.ingest?.cipher ?? r.fanin?.cipher ?? r.latency?.cipher);
 
-  const widths = header.map((_, c) => Math.max(header[c]!.length, ...rows.map((r) => (r[c] ?? "").length)));
-  const fmtRow = (cells: readonly string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd();
   const out = [
     "",
     `MQTT benchmark (issue #3) — QoS 1 PUBLISH over TLS, ${PAYLOAD}-byte body (${frameBytes}-byte frame), topic devices/{id}/messages/events/`,
     `Machine: ${machine}`,
-    `Code: commit ${gitHead}${srcDirty ? " with uncommitted changes under src/" : ""}`,
+    `Code: ${bench.codeText}`,
     `Setup: ${pinning}; one raw-TLS load generator process (pre-encoded frames, PUBACKs parsed by hand); ${WARMUP_S} s warm-up per scenario`,
     ...results.map((r) => `  ${r.server.label}: ${r.server.durability}${r.server.sas ? "; CONNECT with a device SAS token" : "; plain CONNECT, no credentials"}`),
-    ...(results.length === 0 ? [] : ["", fmtRow(header), ...rows.map(fmtRow)]),
+    ...(results.length === 0 ? [] : ["", ...formatTable(header, rows)]),
     ...notes,
   ];
   if (crash !== undefined) {
@@ -1710,24 +1454,8 @@ async function main(): Promise<void> {
   );
   process.stdout.write(out.join("\n"));
 
-  if (PROFILE_DIR !== undefined) {
-    for (const name of ["ingest", "fanin", "latency", "storm"]) {
-      const path = join(PROFILE_DIR, `${name}.cpuprofile`);
-      let profile: CpuProfile;
-      try {
-        profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
-      } catch {
-        continue;
-      }
-      process.stdout.write(`\nMalachite CPU profile, ${name} (${path}):\n${formatSummary(profile, 15)}\n`);
-    }
-  }
+  const profileDir = PROFILE_DIR;
+  if (profileDir !== undefined) writeProfileSummaries(["ingest", "fanin", "latency", "storm"].map((name) => ({ name, path: join(profileDir, `${name}.cpuprofile`) })));
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(`mqtt benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+runMain("mqtt", main);

@@ -18,75 +18,31 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startHub } from "../src/app.js";
-import { createLogger } from "../src/observability/logger.js";
-import { cpuProfiler, send, serveCommands } from "./harness.js";
+import { usage } from "./harness.js";
+import { HUB_OPTIONS, serveHub, startBenchHub } from "./hub-child.js";
 
 const { values } = parseArgs({
   options: {
-    "data-dir": { type: "string" },
+    ...HUB_OPTIONS,
     "ca-dir": { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
   },
 });
-const dataDir = values["data-dir"];
-const caDir = values["ca-dir"];
-if (dataDir === undefined || caDir === undefined) {
-  process.stderr.write("usage: registry-hub.ts --data-dir DIR --ca-dir DIR [--host 127.0.0.1]\n");
-  process.exit(2);
-}
+const { "data-dir": dataDir, "ca-dir": caDir } = values;
+if (dataDir === undefined || caDir === undefined) usage("registry-hub.ts --data-dir DIR --ca-dir DIR [--host 127.0.0.1]");
 
 const certPath = join(caDir, "ca.pem");
-const hub = await startHub({
-  dataDir,
-  hostName: values.host,
-  hubName: "bench-hub",
-  bind: values.host,
-  httpsPort: 0,
-  // Free ports for every other listener too, so the benchmark never collides with a hub on the standard ports.
-  mqttPort: 0,
-  amqpPort: 0,
-  logLevel: "silent",
-  logger: createLogger({ level: "silent" }),
+const hub = await startBenchHub(dataDir, values.host, {
   issuer: { certPath, certPem: readFileSync(certPath, "utf8"), keyPem: readFileSync(join(caDir, "ca-key.pem"), "utf8") },
 });
 
-const profiler = cpuProfiler();
-let closing = false;
-
-async function close(): Promise<never> {
-  if (!closing) {
-    closing = true;
-    profiler.disconnect();
-    await hub.close();
-  }
-  process.exit(0);
-}
-
-async function handle(command: { cmd?: unknown; path?: unknown }): Promise<void> {
-  switch (command.cmd) {
-    case "profile-start":
-      await profiler.start();
-      return;
-    case "profile-stop":
-      await profiler.stop(String(command.path));
-      return;
-    case "close":
-      await close();
-      return;
-    default:
-      throw new Error(`unknown command ${JSON.stringify(command.cmd)}`);
-  }
-}
-
-serveCommands(handle, close);
-
-send({
-  event: "ready",
-  pid: process.pid,
-  hostName: hub.hostName,
-  port: hub.ports.https,
-  connectionString: hub.connectionStrings["iothubowner"],
-  caCertificatePath: hub.caCertificatePath,
-  hubJsonPath: hub.hubJsonPath,
-});
+serveHub(
+  hub,
+  {
+    hostName: hub.hostName,
+    port: hub.ports.https,
+    connectionString: hub.connectionStrings["iothubowner"],
+    caCertificatePath: hub.caCertificatePath,
+    hubJsonPath: hub.hubJsonPath,
+  },
+  { profiler: true },
+);

@@ -11,11 +11,10 @@
  * generator and the peers) is pinned to core 1. Requests are raw HTTPS on one keep-alive agent with the run's own CA.
  * See bench/README.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:https";
-import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { Agent } from "node:https";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
@@ -25,10 +24,10 @@ import { migrations } from "../src/storage/sqlite/migrations.js";
 import { SqliteStore } from "../src/storage/sqlite/sqlite-store.js";
 import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
 import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
-import { codeFacts, cpuSeconds, exitOf, exitOnSignalsAndAfter, fsTypeOf, jsonLines, log, pinGenerator, procStatus, sh } from "./harness.js";
+import { API, benchCommand, cpuSeconds, involuntarySwitches, log, peakRssMiB, pkgVersion, quantile, requestText, runMain, sharedAccessKey, startJsonChild, startRun, tsxArgv } from "./harness.js";
+import { commonOptions, commonValues, helpOrContinue, positiveInt } from "./options.js";
+import { int, ms } from "./report.js";
 
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
-const API = "api-version=2021-04-12";
 const TARGET_CREATE_PER_S = 5_000;
 const TARGET_FIRST_PAGE_MS = 100;
 const PAGE_SIZE = 100; // the hub's default (and maximum) page size when x-ms-max-item-count is not sent
@@ -45,30 +44,15 @@ const { values: opts } = parseArgs({
     site: { type: "string", default: "42" },
     "create-runs": { type: "string", default: "3" },
     "query-runs": { type: "string", default: "5" },
-    "no-pin": { type: "boolean", default: false },
     "no-peer": { type: "boolean", default: false },
-    profile: { type: "string" },
-    keep: { type: "boolean", default: false },
-    timeout: { type: "string", default: "600" },
-    help: { type: "boolean", default: false },
+    ...commonOptions(600),
   },
 });
-if (opts.help) {
-  process.stdout.write(
-    "npm run bench:registry -- [--devices 100000] [--batch 100] [--concurrency 4] [--sites 100] [--site 42]\n" +
-      "  [--create-runs 3] [--query-runs 5] [--no-pin] [--no-peer] [--profile DIR] [--keep] [--timeout 600]\n",
-  );
-  process.exit(0);
-}
-
-function positiveInt(name: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    process.stderr.write(`--${name} must be an integer from 1 to ${max}; got ${text}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+helpOrContinue(
+  opts.help,
+  "npm run bench:registry -- [--devices 100000] [--batch 100] [--concurrency 4] [--sites 100] [--site 42]\n" +
+    "  [--create-runs 3] [--query-runs 5] [--no-pin] [--no-peer] [--profile DIR] [--keep] [--timeout 600]\n",
+);
 
 const DEVICES = positiveInt("devices", opts.devices, 1_000_000);
 const BATCH = positiveInt("batch", opts.batch, 100);
@@ -81,8 +65,7 @@ if (!Number.isInteger(SITE_INDEX) || SITE_INDEX < 0 || SITE_INDEX >= SITES) {
 }
 const CREATE_RUNS = positiveInt("create-runs", opts["create-runs"], 100);
 const QUERY_RUNS = positiveInt("query-runs", opts["query-runs"], 1000);
-const TIMEOUT_S = positiveInt("timeout", opts.timeout, 24 * 3600);
-const PROFILE_DIR = opts.profile === undefined ? undefined : resolve(opts.profile);
+const { timeoutS: TIMEOUT_S, profileDir: PROFILE_DIR } = commonValues(opts);
 
 const SITE = `s-${SITE_INDEX}`;
 const ID_WIDTH = Math.max(6, String(DEVICES).length);
@@ -96,9 +79,8 @@ const expectedMatches = Math.floor((DEVICES - 1 - SITE_INDEX) / SITES) + (DEVICE
 // ---------------------------------------------------------------------------------------------------------------
 // Machine facts, pinning, clean-up
 
-const nproc = Number(sh("nproc", []) ?? String(availableParallelism()));
-const hasTaskset = sh("taskset", ["--version"]) !== undefined;
-const pinned = !opts["no-pin"] && hasTaskset && nproc >= 2;
+const bench = startRun("registry", { noPin: opts["no-pin"], keep: opts.keep, timeoutS: TIMEOUT_S });
+const { pinned, workDir } = bench;
 const sqliteVersion = (() => {
   const db = new Database(":memory:");
   try {
@@ -107,82 +89,34 @@ const sqliteVersion = (() => {
     db.close();
   }
 })();
-const betterSqliteVersion = (JSON.parse(readFileSync(join(ROOT, "node_modules/better-sqlite3/package.json"), "utf8")) as { version: string }).version;
-const workDir = mkdtempSync(join(tmpdir(), "malachite-bench-registry-"));
-const { gitHead, srcDirty } = codeFacts(ROOT);
-const fsType = fsTypeOf(workDir);
-
-let hubChild: ChildProcess | undefined;
-function cleanUp(): void {
-  if (hubChild !== undefined && hubChild.exitCode === null && hubChild.signalCode === null) hubChild.kill("SIGKILL");
-  if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
-}
-process.on("exit", cleanUp);
-exitOnSignalsAndAfter(TIMEOUT_S, "registry");
-
-if (pinned) pinGenerator();
 
 // ---------------------------------------------------------------------------------------------------------------
 // The hub child
-
-interface HubEvent {
-  event: string;
-  cmd?: string;
-  message?: string;
-  pid?: number;
-  hostName?: string;
-  port?: number;
-  connectionString?: string;
-  caCertificatePath?: string;
-}
 
 interface HubProcess {
   readonly pid: number;
   readonly hostName: string;
   readonly port: number;
   readonly key: string;
-  command(cmd: Record<string, unknown>): Promise<void>;
+  command(cmd: Record<string, unknown>): Promise<unknown>;
   close(): Promise<void>;
 }
 
 async function startHubProcess(dataDir: string, caDir: string): Promise<HubProcess> {
-  const nodeArgs = ["--import", "tsx", join(ROOT, "bench/registry-hub.ts"), "--data-dir", dataDir, "--ca-dir", caDir, "--host", "127.0.0.1"];
-  const child = pinned
-    ? spawn("taskset", ["-c", "0", process.execPath, ...nodeArgs], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] })
-    : spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
-  hubChild = child;
-  const next = jsonLines<HubEvent>(child, "hub");
-  const exited = exitOf(child);
-  const ready = await next(60_000);
-  if (ready.event !== "ready" || ready.port === undefined || ready.pid === undefined || ready.connectionString === undefined) {
-    throw new Error(`unexpected first message from the hub: ${JSON.stringify(ready)}`);
-  }
-  const key = /SharedAccessKey=([^;]+)/.exec(ready.connectionString)?.[1];
+  const argv = tsxArgv("bench/registry-hub.ts", ["--data-dir", dataDir, "--ca-dir", caDir, "--host", "127.0.0.1"]);
+  // Without setpriv: the hub exits when its stdin ends, that is when this process does.
+  const child = await startJsonChild(bench.spawn(argv, { dieWithParent: false }), "hub", (r) => r["port"] !== undefined && r["pid"] !== undefined && r["connectionString"] !== undefined);
+  const key = sharedAccessKey(child.ready["connectionString"]);
   if (key === undefined) throw new Error("the hub's connection string has no SharedAccessKey");
   return {
-    pid: ready.pid,
-    hostName: ready.hostName ?? "127.0.0.1",
-    port: ready.port,
+    pid: child.pid,
+    hostName: (child.ready["hostName"] as string | undefined) ?? "127.0.0.1",
+    port: child.ready["port"] as number,
     key,
-    async command(cmd) {
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-      const answer = await next(60_000);
-      if (answer.event !== "done") throw new Error(`hub command ${JSON.stringify(cmd)} failed: ${answer.message ?? JSON.stringify(answer)}`);
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    command: (cmd) => child.command(cmd),
+    close: () => child.close(),
   };
 }
-
-/** Times the kernel took the CPU away from a process that still wanted it: a sign that something else was running. */
-const involuntarySwitches = (pid: number): number => procStatus(pid, "nonvoluntary_ctxt_switches");
-/** Peak resident set size of a process, in MiB. */
-const peakRssMiB = (pid: number): number => procStatus(pid, "VmHWM") / 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTPS
@@ -196,23 +130,14 @@ interface Reply {
 function client(hub: HubProcess, ca: string) {
   const agent = new Agent({ keepAlive: true, ca, maxSockets: CONCURRENCY });
   const token = createSasToken(hub.hostName, hub.key, Math.ceil(Date.now() / 1000) + 2 * TIMEOUT_S + 3600, "iothubowner");
-  const call = (method: string, path: string, body?: string, extra: Record<string, string> = {}): Promise<Reply> =>
-    new Promise((resolveReply, reject) => {
-      const headers: Record<string, string> = { authorization: token, ...extra };
-      if (body !== undefined) {
-        headers["content-type"] = "application/json; charset=utf-8";
-        headers["content-length"] = String(Buffer.byteLength(body));
-      }
-      const req = request({ host: hub.hostName, port: hub.port, method, path, headers, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolveReply({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      });
-      req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${path} got no answer within 120 s`)));
-      req.on("error", reject);
-      req.end(body);
-    });
+  const call = (method: string, path: string, body?: string, extra: Record<string, string> = {}): Promise<Reply> => {
+    const headers: Record<string, string> = { authorization: token, ...extra };
+    if (body !== undefined) {
+      headers["content-type"] = "application/json; charset=utf-8";
+      headers["content-length"] = String(Buffer.byteLength(body));
+    }
+    return requestText({ host: hub.hostName, port: hub.port, method, path, headers, agent }, body, 120_000, `${method} ${path} got no answer within 120 s`);
+  };
   return { call, close: () => agent.destroy() };
 }
 type Client = ReturnType<typeof client>;
@@ -220,13 +145,7 @@ type Client = ReturnType<typeof client>;
 // ---------------------------------------------------------------------------------------------------------------
 // Statistics and formatting
 
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 const sortNum = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
-const int = (n: number): string => Math.round(n).toLocaleString("en-US");
-const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const mmm = (xs: readonly number[]): { min: number; median: number; max: number } => {
   const s = sortNum(xs);
   return { min: s[0]!, median: quantile(s, 0.5), max: s[s.length - 1]! };
@@ -538,10 +457,8 @@ async function profiled<T>(hub: HubProcess, name: string, work: () => Promise<T>
 }
 
 async function main(): Promise<void> {
-  const command = `npm run bench:registry${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-  const machine =
-    `nproc ${nproc}, ${cpus()[0]?.model ?? "?"}, Linux ${release()}, node ${process.version}, ` +
-    `better-sqlite3 ${betterSqliteVersion} (SQLite ${sqliteVersion}), ${fsType} temp dir, load average ${loadavg()[0]!.toFixed(2)} at start`;
+  const command = benchCommand("registry");
+  const machine = bench.describeMachine([`better-sqlite3 ${pkgVersion("better-sqlite3")} (SQLite ${sqliteVersion})`]);
   const pinning = pinned ? "hub pinned to core 0, generator and peers to core 1 (taskset)" : "not pinned";
   log(`registry benchmark: ${int(DEVICES)} devices, batches of ${BATCH}, ${CONCURRENCY} in flight, ${SITES} sites`);
   log(`  ${machine}; ${pinning}`);
@@ -635,7 +552,7 @@ async function main(): Promise<void> {
     "",
     `Registry benchmark (issue #2) — ${int(DEVICES)} devices, ${SITES} sites, query site '${SITE}' (${int(expectedMatches)} matches)`,
     `Machine: ${machine}`,
-    `Code: commit ${gitHead}${srcDirty ? " with uncommitted changes under src/" : ""}`,
+    `Code: ${bench.codeText}`,
     `Setup: ${pinning}; HTTPS keep-alive, ${CONCURRENCY} requests in flight; SQLite store, WAL, synchronous=FULL, one commit per bulk request of ${BATCH} rows`,
     `Query timings are client-side (request sent to last byte read), ${QUERY_RUNS} runs; page size ${PAGE_SIZE}.`,
     "",
@@ -655,10 +572,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(`registry benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+runMain("registry", main);
