@@ -7,6 +7,8 @@ import { createMqttGateway } from "./gateways/mqtt/mqtt-gateway.js";
 import { createAmqpGateway } from "./gateways/amqp/amqp-gateway.js";
 import { createHub, type BlobStorage, type C2dStore, type FileUploadStore, type Hub, type Store, type TelemetryLog } from "./hub/index.js";
 import { createLogger, type Logger } from "./observability/logger.js";
+import { ResourceLogs } from "./observability/resource-logs/resource-logs.js";
+import { createHubMetricsEndpoint } from "./observability/metrics/index.js";
 import { randomIds } from "./shared/random-ids.js";
 import { writeFileAtomic } from "./shared/write-file-atomic.js";
 import { MemoryStore } from "./storage/memory/memory-store.js";
@@ -35,7 +37,7 @@ export interface RunningHub {
   readonly hostName: string;
   readonly hubName: string;
   /** Bound ports; null for a protocol whose gateway is not part of this build yet. */
-  readonly ports: { readonly https: number; readonly mqtt: number; readonly amqp: number | null; readonly mqttPlain?: number };
+  readonly ports: { readonly https: number; readonly mqtt: number; readonly amqp: number | null; readonly mqttPlain?: number; readonly metrics?: number };
   readonly caCertificatePath: string;
   /** One IoT Hub service connection string per shared access policy, keyed by policy name. */
   readonly connectionStrings: Readonly<Record<string, string>>;
@@ -62,6 +64,7 @@ function resolveConfig(options: StartHubOptions): Config {
     mqttPort: options.mqttPort ?? DEFAULT_CONFIG.mqttPort,
     mqttPlainPort: options.mqttPlainPort,
     amqpPort: options.amqpPort ?? DEFAULT_CONFIG.amqpPort,
+    metricsPort: options.metricsPort,
     tlsCert: options.tlsCert,
     tlsKey: options.tlsKey,
     logLevel: options.logLevel ?? DEFAULT_CONFIG.logLevel,
@@ -69,6 +72,9 @@ function resolveConfig(options: StartHubOptions): Config {
     storageContainer: options.storageContainer ?? DEFAULT_CONFIG.storageContainer,
     fileUploadSasTtlSeconds: options.fileUploadSasTtlSeconds ?? DEFAULT_CONFIG.fileUploadSasTtlSeconds,
     fileNotifications: options.fileNotifications ?? DEFAULT_CONFIG.fileNotifications,
+    tier: options.tier,
+    units: options.units,
+    limits: options.limits ?? DEFAULT_CONFIG.limits,
   };
 }
 
@@ -128,6 +134,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       partitionCount: 4,
       eventHubName: config.hubName,
       reportError: (error) => logger.error({ err: error }, "Unexpected error in a hub timer or event listener"),
+      limits: { tier: config.tier, units: config.units, overrides: config.limits },
     });
     closers.push(async () => {
       await hub.registry.idle();
@@ -136,6 +143,21 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       await hub.fileUploads.close();
       hub.stop();
     });
+    // Azure Monitor resource logs (issue #6): JSON Lines under <dataDir>/logs, and a memory hub keeps only the
+    // in-memory ring. Closed after the hub, so the disconnects of shutdown are written too.
+    const resourceLogs = await ResourceLogs.open({
+      hubName: config.hubName,
+      dir: memory ? undefined : join(dataDir, "logs"),
+      onError: (error, message) => logger.warn({ err: error }, message),
+    });
+    hub.events.on(resourceLogs.listener);
+    closers.push(() => resourceLogs.close());
+    // Created before any gateway listens, so the counters see every event from the first connection on.
+    const metrics =
+      config.metricsPort === undefined
+        ? undefined
+        : createHubMetricsEndpoint({ hub, totalDeviceCount: async () => (await store.countDevices()).total, reportError: (error) => logger.error({ err: error }, "Metrics scrape failed") });
+    if (metrics !== undefined) closers.unshift(() => metrics.close());
     const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new SettingSubscriptionStore(store) });
     const amqp = createAmqpGateway({ hub, logger, tls, eventHubName: config.hubName });
     const http = createHttpGateway({
@@ -143,16 +165,18 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       logger,
       tls,
       webSockets: { mqtt: (stream, socket) => mqtt.accept(stream, socket), AMQPWSB10: (stream, socket) => amqp.accept(stream, socket) },
+      resourceLogs: (query) => resourceLogs.query(query),
     });
     closers.unshift(() => http.close(), () => mqtt.close(), () => amqp.close());
     const httpsPort = await http.listen(config.bind, config.httpsPort);
     const mqttPort = await mqtt.listen(config.bind, config.mqttPort);
     const amqpPort = await amqp.listen(config.bind, config.amqpPort);
     const mqttPlainPort = config.mqttPlainPort === undefined ? undefined : await mqtt.listenPlain(config.bind, config.mqttPlainPort);
+    const metricsPort = metrics === undefined || config.metricsPort === undefined ? undefined : await metrics.listen(config.bind, config.metricsPort);
     const strings = connectionStrings(hub);
     const eventHubString = eventHubConnectionString(hub, config.hubName, amqpPort);
     const hubJsonPath = join(dataDir, "hub.json");
-    const ports = { https: httpsPort, mqtt: mqttPort, amqp: amqpPort, ...(mqttPlainPort === undefined ? {} : { mqttPlain: mqttPlainPort }) };
+    const ports = { https: httpsPort, mqtt: mqttPort, amqp: amqpPort, ...(mqttPlainPort === undefined ? {} : { mqttPlain: mqttPlainPort }), ...(metricsPort === undefined ? {} : { metrics: metricsPort }) };
     // Written only once every listener accepts connections, so a script may wait for this file and then connect.
     await writeFileAtomic(
       hubJsonPath,
@@ -170,7 +194,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       )}\n`,
       0o600,
     );
-    logger.info({ hostName: config.hostName, hubName: config.hubName, ports }, "Hub started");
+    logger.info({ hostName: config.hostName, hubName: config.hubName, ports, tier: hub.limits.tier ?? "none (no quota or throttles)", units: hub.limits.units, limits: config.limits }, "Hub started");
     let closing: Promise<void> | undefined;
     return {
       hostName: config.hostName,

@@ -18,6 +18,8 @@ export function formatBanner(hub: RunningHub, bind: string): string {
   text += listener("HTTPS/WebSocket", bind, ports.https);
   text += listener("MQTT over TLS", bind, ports.mqtt);
   text += listener("AMQP over TLS", bind, ports.amqp);
+  // Only when enabled: the metrics listener is off by default, and "not available" would read as a missing feature.
+  if (hub.ports.metrics !== undefined) text += `  ${"Metrics".padEnd(17)}http://${address(bind, hub.ports.metrics)}/metrics\n`;
   if (ports.https !== 443) {
     // The SDKs hard-code 443 for HTTPS and WebSocket transports; say so before users chase a connection error.
     text += "  (the Azure IoT SDKs use port 443 for HTTPS and WebSocket transports)\n";

@@ -38,7 +38,7 @@ function harness(options: { failStart?: Error; closeNever?: boolean } = {}) {
       const hub: RunningHub = {
         hostName: opts.hostName ?? "localhost",
         hubName: opts.hubName ?? "localhost",
-        ports: { https: 443, mqtt: 8883, amqp: 5671 },
+        ports: { https: 443, mqtt: 8883, amqp: 5671, ...(opts.metricsPort === undefined ? {} : { metrics: opts.metricsPort }) },
         caCertificatePath: "/data/tls/ca.pem",
         connectionStrings: { iothubowner: OWNER },
         eventHubConnectionString: "Endpoint=sb://localhost/;SharedAccessKeyName=service;SharedAccessKey=x;EntityPath=localhost",
@@ -174,6 +174,24 @@ test("the banner shows the owner connection string, NODE_EXTRA_CA_CERTS and hub.
   assert.equal(h.closed, 1);
   assert.equal(h.signals.listenerCount("SIGINT"), 0, "signal handlers are removed after closing");
   assert.deepEqual(h.exits, []);
+});
+
+test("--metrics-port turns the metrics listener on and the banner shows its URL; off, the banner does not mention it", async () => {
+  const h = harness();
+  const run = runCli(argv("start", "--metrics-port", "9464"), {}, h.deps);
+  await h.banner;
+  assert.equal(h.started[0]!.metricsPort, 9464);
+  assert.match(h.stdout(), /^ {2}Metrics +http:\/\/127\.0\.0\.1:9464\/metrics$/m);
+  h.signals.emit("SIGTERM", "SIGTERM");
+  assert.equal(await run, 0);
+
+  const off = harness();
+  const offRun = runCli(argv("start"), {}, off.deps);
+  await off.banner;
+  assert.equal(off.started[0]!.metricsPort, undefined);
+  assert.doesNotMatch(off.stdout(), /Metrics/);
+  off.signals.emit("SIGTERM", "SIGTERM");
+  assert.equal(await offRun, 0);
 });
 
 test("a second signal while closing forces exit 1", async () => {

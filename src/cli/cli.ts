@@ -6,6 +6,7 @@ import { createLogger } from "../observability/logger.js";
 import { runCaAdd, runCaCreate, runCaList } from "./ca-command.js";
 import { runC2dSend, type C2dSendOptions } from "./c2d-command.js";
 import { runClock } from "./clock-command.js";
+import { runLogs, type LogsOptions } from "./logs-command.js";
 import { runConsumerGroupAdd, runConsumerGroupList, runConsumerGroupRemove } from "./consumer-group-command.js";
 import { runExplain } from "./explain-command.js";
 import type { CliDeps } from "./cli-deps.js";
@@ -74,6 +75,7 @@ export async function runCli(
     .option("--mqtt-port <port>", `MQTT over TLS port, 0 picks a free one ${sources("mqttPort")}`)
     .option("--mqtt-plain-port <port>", `MQTT over plain TCP, off unless set; only behind a TLS-terminating proxy ${sources("mqttPlainPort")}`)
     .option("--amqp-port <port>", `AMQP over TLS port, 0 picks a free one ${sources("amqpPort")}`)
+    .option("--metrics-port <port>", `Prometheus GET /metrics over plain HTTP, off unless set; 0 picks a free one ${sources("metricsPort")}`)
     .option("--tls-cert <path>", `PEM server certificate (chain) to use instead of a generated one ${sources("tlsCert")}`)
     .option("--tls-key <path>", `PEM private key of --tls-cert ${sources("tlsKey")}`)
     .option("--log-level <level>", `one of ${LOG_LEVELS.join(", ")} ${sources("logLevel")}`)
@@ -82,6 +84,13 @@ export async function runCli(
       `Azure Storage account (with AccountKey) for file upload, instead of the embedded Azurite ${sources("storageConnectionString")}`,
     )
     .option("--storage-container <name>", `blob container for file upload ${sources("storageContainer")}`)
+    .option("--tier <tier>", `IoT Hub tier whose quota, throttles and features to enforce (F1, B1, B2, B3, S1, S2, S3); unset: none enforced ${sources("tier")}`)
+    .option("--units <n>", `units of --tier, default 1 ${sources("units")}`)
+    .option(
+      "--limit <name=value>",
+      "override one limit, repeatable, e.g. --limit dailyMessages=30 (env MALACHITE_LIMITS=\"a=1,b=2\"; names in docs/limits.md)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .addHelpText(
       "after",
       "\nPrecedence: defaults < config file < environment < flags. Every problem is reported at once (exit code 2).",
@@ -142,6 +151,18 @@ export async function runCli(
       exitCode = await runClock(options, env, deps);
     });
 
+  program
+    .command("logs")
+    .description("Print the running hub's Azure Monitor resource logs, one JSON record per line, oldest first.")
+    .option("--category <category>", "only this category, e.g. Connections, DeviceTelemetry, DirectMethods")
+    .option("--device <id>", "only records of this device")
+    .option("--since <time>", "only records since an ISO-8601 time, or a duration back on the hub clock (90s, 10m, 2h, 7d)")
+    .option("--limit <n>", "at most this many records, the newest (default 1000)")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (options: LogsOptions) => {
+      exitCode = await runLogs(options, env, deps);
+    });
+
   const consumerGroup = program
     .command("consumer-group")
     .description("Consumer groups of the built-in Event Hub-compatible endpoint on the running hub ($Default always exists).");
@@ -169,7 +190,6 @@ export async function runCli(
       exitCode = await runConsumerGroupRemove(name, options, env, deps);
     });
 
-  try {
   program
     .command("explain")
     .description("Explain an IoT Hub error (cause, what the SDKs do, what to change); without an argument, list them all.")
@@ -178,6 +198,7 @@ export async function runCli(
       exitCode = runExplain(query, deps);
     });
 
+  try {
     await program.parseAsync([...argv], { from: "node" });
     return exitCode;
   } catch (error) {

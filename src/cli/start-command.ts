@@ -76,7 +76,8 @@ function waitForShutdown(hub: RunningHub, deps: CliDeps): Promise<number> {
 /** The two start failures everyone meets first, with what to do about them. */
 function hint(error: unknown, config: Config): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const ports = `--https-port ${config.httpsPort}, --mqtt-port ${config.mqttPort}, --amqp-port ${config.amqpPort}`;
+  const metrics = config.metricsPort === undefined ? "" : `, --metrics-port ${config.metricsPort}`;
+  const ports = `--https-port ${config.httpsPort}, --mqtt-port ${config.mqttPort}, --amqp-port ${config.amqpPort}${metrics}`;
   if (code === "EACCES") {
     return (
       `Ports below 1024 (the default HTTPS port 443) need privileges on this system (${ports}). Either allow them ` +

@@ -1,4 +1,5 @@
 import { hubNameFromHostName } from "./names.js";
+import type { TierName } from "../hub/limits/tiers.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -24,6 +25,8 @@ export interface Config {
   readonly mqttPlainPort: number | undefined;
   /** AMQP over TLS port; 0 picks a free port. */
   readonly amqpPort: number;
+  /** Prometheus `GET /metrics` over plain HTTP, off unless set; 0 picks a free port. */
+  readonly metricsPort: number | undefined;
   /** PEM server certificate (chain) to use instead of the generated one; always set together with `tlsKey`. */
   readonly tlsCert: string | undefined;
   /** PEM private key of `tlsCert`. */
@@ -37,6 +40,15 @@ export interface Config {
   readonly fileUploadSasTtlSeconds: number;
   /** Whether completed uploads queue file notifications for the service (IoT Hub's enableFileUploadNotifications). */
   readonly fileNotifications: boolean;
+  /**
+   * The IoT Hub tier whose quota, throttles, features and device count the hub enforces (docs/limits.md). Undefined:
+   * none chosen, nothing enforced but `limits` (decision 0011).
+   */
+  readonly tier: TierName | undefined;
+  /** Units of the tier (1 unless set; at most 1 on F1, 10 on B3/S3, 200 otherwise). */
+  readonly units: number | undefined;
+  /** `--limit name=value` overrides of single limits (Infinity: not enforced), on top of the tier's. */
+  readonly limits: Readonly<Record<string, number>>;
 }
 
 const DEFAULT_HOST_NAME = "localhost";
@@ -54,6 +66,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   mqttPort: 8883,
   mqttPlainPort: undefined,
   amqpPort: 5671,
+  metricsPort: undefined,
   tlsCert: undefined,
   tlsKey: undefined,
   logLevel: "info",
@@ -61,4 +74,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   storageContainer: "fileupload",
   fileUploadSasTtlSeconds: 3600,
   fileNotifications: true,
+  tier: undefined,
+  units: undefined,
+  limits: Object.freeze({}),
 });

@@ -198,3 +198,63 @@ test("a TLS certificate and key come together and must be readable", (t) => {
 test("unknown flags are reported", () => {
   assert.match(problems(loadConfig({ flags: { httpPort: "1" }, env: {} }))[0]!, /^flag --http-port: unknown option/);
 });
+
+test("the metrics listener is off by default and takes a port from a flag, env or the config file", (t) => {
+  assert.equal(ok(loadConfig({ flags: {}, env: {} })).metricsPort, undefined);
+  assert.equal(ok(loadConfig({ flags: { metricsPort: "9464" }, env: {} })).metricsPort, 9464);
+  assert.equal(ok(loadConfig({ flags: {}, env: { MALACHITE_METRICS_PORT: "0" } })).metricsPort, 0);
+  const dir = tempDir(t);
+  const file = join(dir, "malachite.json");
+  writeFileSync(file, JSON.stringify({ metricsPort: 9100 }));
+  assert.equal(ok(loadConfig({ flags: { config: file }, env: {} })).metricsPort, 9100);
+  assert.equal(ok(loadConfig({ flags: { config: file, metricsPort: "9200" }, env: {} })).metricsPort, 9200);
+});
+
+test("a metrics port that is not a port number is a problem naming its source", (t) => {
+  assert.match(problems(loadConfig({ flags: { metricsPort: "metrics" }, env: {} }))[0]!, /^flag --metrics-port: "metrics" is not a port number/);
+  assert.match(problems(loadConfig({ flags: {}, env: { MALACHITE_METRICS_PORT: "65536" } }))[0]!, /^env MALACHITE_METRICS_PORT: "65536" is not a port number/);
+  const dir = tempDir(t);
+  const file = join(dir, "malachite.json");
+  writeFileSync(file, JSON.stringify({ metricsPort: "9100" }));
+  assert.match(problems(loadConfig({ flags: { config: file }, env: {} }))[0]!, /\(key "metricsPort"\): "9100" is not a port number/);
+});
+
+test("tier, units and limits: unset by default (nothing enforced), read from flags, env and the config file", (t) => {
+  const defaults = ok(loadConfig({ flags: {}, env: {} }));
+  assert.equal(defaults.tier, undefined);
+  assert.equal(defaults.units, undefined);
+  assert.deepEqual(defaults.limits, {});
+  const fromFlags = ok(loadConfig({ flags: { tier: "s2", units: "3", limit: ["dailyMessages=30", "d2cSendsPerSecond=0.5"] }, env: {} }));
+  assert.equal(fromFlags.tier, "S2");
+  assert.equal(fromFlags.units, 3);
+  assert.deepEqual(fromFlags.limits, { dailyMessages: 30, d2cSendsPerSecond: 0.5 });
+  const fromEnv = ok(loadConfig({ flags: {}, env: { MALACHITE_TIER: "F1", MALACHITE_UNITS: "1", MALACHITE_LIMITS: "devices=3, twinReadsPerSecond=unlimited" } }));
+  assert.equal(fromEnv.tier, "F1");
+  assert.deepEqual(fromEnv.limits, { devices: 3, twinReadsPerSecond: Infinity });
+  const dir = tempDir(t);
+  const file = join(dir, "malachite.json");
+  writeFileSync(file, JSON.stringify({ tier: "B1", units: 2, limits: { dailyMessages: 10, devices: 5, queriesPerSecond: "unlimited" } }));
+  const merged = ok(loadConfig({ flags: { config: file, limit: ["dailyMessages=20"] }, env: { MALACHITE_LIMITS: "devices=6" } }));
+  assert.equal(merged.tier, "B1");
+  assert.equal(merged.units, 2);
+  // Merged per name: flag > env > file.
+  assert.deepEqual(merged.limits, { dailyMessages: 20, devices: 6, queriesPerSecond: Infinity });
+});
+
+test("bad tiers, units and limits are problems naming their source and the valid choices", (t) => {
+  const found = problems(loadConfig({ flags: { tier: "S4", limit: ["dailyMesages=3", "devices=2.5", "nonsense"] }, env: { MALACHITE_UNITS: "0" } }));
+  assert.equal(found.length, 5);
+  assert.match(found[0]!, /^flag --tier: "S4" is not an IoT Hub tier \(one of F1, B1, B2, B3, S1, S2, S3\)/);
+  assert.match(found[1]!, /^env MALACHITE_UNITS: "0" is not a number of units/);
+  assert.match(found[2]!, /^flag --limit: "dailyMesages" is not a limit name \(one of dailyMessages, meterBytes, devices, /);
+  assert.match(found[3]!, /^flag --limit: devices=2.5 must be a whole number/);
+  assert.match(found[4]!, /^flag --limit: "nonsense" is not name=value/);
+  assert.match(problems(loadConfig({ flags: { tier: "F1", units: "2" }, env: {} }))[0]!, /^flag --units: a F1 hub has at most 1 unit, not 2/);
+  assert.match(problems(loadConfig({ flags: { units: "2" }, env: {} }))[0]!, /^flag --units: units apply to a tier; choose one too/);
+  const dir = tempDir(t);
+  const file = join(dir, "malachite.json");
+  writeFileSync(file, JSON.stringify({ limits: ["dailyMessages=3"] }));
+  assert.match(problems(loadConfig({ flags: { config: file }, env: {} }))[0]!, /\(key "limits"\): must be an object of limit names and numbers/);
+  writeFileSync(file, JSON.stringify({ limits: { dailyMessages: -3 } }));
+  assert.match(problems(loadConfig({ flags: { config: file }, env: {} }))[0]!, /\(key "limits.dailyMessages"\): dailyMessages=-3 must be more than 0/);
+});

@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG, LOG_LEVELS, type Config } from "./config.js";
 import { deepFreeze } from "./deep-freeze.js";
 import { hubNameFromHostName, isValidBindAddress, isValidHostName, isValidHubName } from "./names.js";
 import { isValidContainerName, parseStorageConnectionString } from "../storage/blob/connection-string.js";
+import { LIMIT_NAMES, TIER_NAMES, checkLimitValue, isLimitName, isTierName, maxUnits, parseLimitAssignment } from "../hub/limits/tiers.js";
 
 export type LoadConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
@@ -14,12 +15,14 @@ export interface LoadConfigInput {
   readonly env: Record<string, string | undefined>;
 }
 
-type Kind = "path" | "hostName" | "hubName" | "bind" | "port" | "logLevel" | "storageConnectionString" | "container" | "sasTtl" | "boolean";
+type Kind = "path" | "hostName" | "hubName" | "bind" | "port" | "logLevel" | "storageConnectionString" | "container" | "sasTtl" | "boolean" | "tier" | "units" | "limits";
 
 interface Setting {
   readonly key: keyof Config;
   readonly env: string;
   readonly kind: Kind;
+  /** The option's key as commander produces it, when it differs from the config key (`--limit` → `limit`). */
+  readonly flag?: string;
 }
 
 /** Every configurable key, its environment variable and how its value is checked. */
@@ -32,6 +35,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "mqttPort", env: "MALACHITE_MQTT_PORT", kind: "port" },
   { key: "mqttPlainPort", env: "MALACHITE_MQTT_PLAIN_PORT", kind: "port" },
   { key: "amqpPort", env: "MALACHITE_AMQP_PORT", kind: "port" },
+  { key: "metricsPort", env: "MALACHITE_METRICS_PORT", kind: "port" },
   { key: "tlsCert", env: "MALACHITE_TLS_CERT", kind: "path" },
   { key: "tlsKey", env: "MALACHITE_TLS_KEY", kind: "path" },
   { key: "logLevel", env: "MALACHITE_LOG_LEVEL", kind: "logLevel" },
@@ -39,6 +43,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: "storageContainer", env: "MALACHITE_STORAGE_CONTAINER", kind: "container" },
   { key: "fileUploadSasTtlSeconds", env: "MALACHITE_FILE_UPLOAD_SAS_TTL_SECONDS", kind: "sasTtl" },
   { key: "fileNotifications", env: "MALACHITE_FILE_NOTIFICATIONS", kind: "boolean" },
+  { key: "tier", env: "MALACHITE_TIER", kind: "tier" },
+  { key: "units", env: "MALACHITE_UNITS", kind: "units" },
+  // Repeatable `--limit name=value`; env "a=1,b=2"; config file {"limits": {"a": 1}}. Merged per name, flags winning.
+  { key: "limits", env: "MALACHITE_LIMITS", kind: "limits", flag: "limit" },
 ];
 
 export const CONFIG_FILE_ENV = "MALACHITE_CONFIG";
@@ -107,7 +115,21 @@ function parseBoolean(raw: RawValue): Parsed {
   return { ok: false, reason: `${show(raw.value)} is not true or false` };
 }
 
-function parseText(raw: RawValue, kind: Exclude<Kind, "port" | "sasTtl" | "boolean">): Parsed {
+function parseTier(raw: RawValue): Parsed {
+  // Tiers are written upper-case (S1); "s1" is accepted, as the Azure CLI's --sku is.
+  if (typeof raw.value === "string" && isTierName(raw.value.toUpperCase())) return { ok: true, value: raw.value.toUpperCase() };
+  return { ok: false, reason: `${show(raw.value)} is not an IoT Hub tier (one of ${TIER_NAMES.join(", ")})` };
+}
+
+function parseUnits(raw: RawValue): Parsed {
+  let units: number | undefined;
+  if (typeof raw.value === "number") units = raw.value;
+  else if (typeof raw.value === "string" && raw.origin.kind !== "file" && /^[0-9]+$/.test(raw.value)) units = Number(raw.value);
+  if (units === undefined || !Number.isInteger(units) || units < 1) return { ok: false, reason: `${show(raw.value)} is not a number of units (a whole number, at least 1)` };
+  return { ok: true, value: units };
+}
+
+function parseText(raw: RawValue, kind: Exclude<Kind, "port" | "sasTtl" | "boolean" | "tier" | "units" | "limits">): Parsed {
   const value = raw.value;
   if (typeof value !== "string") return { ok: false, reason: `${show(value)} is not a string` };
   if (value.length === 0) return { ok: false, reason: "must not be empty" };
@@ -195,7 +217,7 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   const { flags, env } = input;
   const problems: string[] = [];
 
-  const known = new Set<string>([CONFIG_FLAG, ...SETTINGS.map((s) => s.key)]);
+  const known = new Set<string>([CONFIG_FLAG, ...SETTINGS.map((s) => s.flag ?? s.key)]);
   for (const [key, value] of Object.entries(flags)) {
     if (value !== undefined && !known.has(key)) problems.push(`flag ${flagName(key)}: unknown option`);
   }
@@ -214,6 +236,7 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
 
   const chosen = new Map<keyof Config, RawValue>();
   for (const setting of SETTINGS) {
+    if (setting.kind === "limits") continue;
     const flagValue = flags[setting.key];
     const envValue = env[setting.env];
     if (flagValue !== undefined) {
@@ -235,7 +258,8 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
     const raw = chosen.get(setting.key);
     if (raw === undefined) continue;
     const parsed =
-      setting.kind === "port" ? parsePort(raw) : setting.kind === "sasTtl" ? parseSasTtl(raw) : setting.kind === "boolean" ? parseBoolean(raw) : parseText(raw, setting.kind);
+      setting.kind === "port" ? parsePort(raw) : setting.kind === "sasTtl" ? parseSasTtl(raw) : setting.kind === "boolean" ? parseBoolean(raw)
+        : setting.kind === "tier" ? parseTier(raw) : setting.kind === "units" ? parseUnits(raw) : setting.kind === "limits" ? { ok: false as const, reason: "merged by loadLimits" } : parseText(raw, setting.kind);
     if (!parsed.ok) {
       problems.push(`${describe(raw.origin)}: ${parsed.reason}`);
       continue;
@@ -263,12 +287,77 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
     problems.push(`${describe(key.origin)}: a TLS private key needs its certificate too (--tls-cert / MALACHITE_TLS_CERT)`);
   }
 
+  config["limits"] = loadLimits(flags, env, file, problems);
+  const units = chosen.get("units");
+  if (units !== undefined && valid.has("units")) {
+    const tier = config["tier"] as string | undefined;
+    if (tier === undefined && !chosen.has("tier")) {
+      problems.push(`${describe(units.origin)}: units apply to a tier; choose one too (--tier / MALACHITE_TIER, one of ${TIER_NAMES.join(", ")})`);
+    } else if (tier !== undefined && isTierName(tier) && (config["units"] as number) > maxUnits(tier)) {
+      problems.push(`${describe(units.origin)}: a ${tier} hub has at most ${maxUnits(tier)} unit${maxUnits(tier) === 1 ? "" : "s"}, not ${String(config["units"])}`);
+    }
+  }
+
   if (!chosen.has("hubName") && valid.has("hostName")) {
     config["hubName"] = hubNameFromHostName(config["hostName"] as string);
   }
 
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: deepFreeze(config as unknown as Config) };
+}
+
+/**
+ * `--limit name=value` (repeatable), MALACHITE_LIMITS ("a=1,b=2") and the config file's `limits` object, merged per
+ * name: a flag beats the environment, which beats the file. Every entry is checked; each problem names its source.
+ */
+function loadLimits(flags: Record<string, unknown>, env: Record<string, string | undefined>, file: FileValues | undefined, problems: string[]): Readonly<Record<string, number>> {
+  const merged: Record<string, number> = {};
+  const take = (name: string, value: unknown, origin: Origin): void => {
+    if (!isLimitName(name)) {
+      problems.push(`${describe(origin)}: "${name}" is not a limit name (one of ${LIMIT_NAMES.join(", ")})`);
+      return;
+    }
+    let number: number | undefined;
+    if (typeof value === "number") number = value;
+    else if (typeof value === "string") {
+      const parsed = parseLimitAssignment(`${name}=${value}`);
+      if (parsed.ok) number = parsed.value;
+    }
+    const reason = number === undefined ? `is not a number or "unlimited"` : checkLimitValue(name, number);
+    if (reason !== undefined) {
+      problems.push(`${describe(origin)}: ${name}=${show(value)} ${reason}`);
+      return;
+    }
+    merged[name] = number!;
+  };
+  const assignments = (text: string, origin: Origin): void => {
+    for (const part of text.split(",")) {
+      if (part.trim() === "") continue;
+      const parsed = parseLimitAssignment(part);
+      if (!parsed.ok) problems.push(`${describe(origin)}: ${parsed.reason}`);
+      else take(parsed.name, parsed.value, origin);
+    }
+  };
+  const fromFile = file?.values["limits"];
+  if (file !== undefined && fromFile !== undefined) {
+    if (fromFile === null || typeof fromFile !== "object" || Array.isArray(fromFile)) {
+      problems.push(`config file ${file.path} (key "limits"): must be an object of limit names and numbers, e.g. {"dailyMessages": 30}`);
+    } else {
+      for (const [name, value] of Object.entries(fromFile)) take(name, value, { kind: "file", path: file.path, key: `limits.${name}` });
+    }
+  }
+  const fromEnv = env["MALACHITE_LIMITS"];
+  if (fromEnv !== undefined && fromEnv.length > 0) assignments(fromEnv, { kind: "env", name: "MALACHITE_LIMITS" });
+  const fromFlags = flags["limit"];
+  if (fromFlags !== undefined) {
+    const origin: Origin = { kind: "flag", name: "--limit" };
+    const list = Array.isArray(fromFlags) ? fromFlags : [fromFlags];
+    for (const item of list) {
+      if (typeof item === "string") assignments(item, origin);
+      else problems.push(`${describe(origin)}: ${show(item)} is not name=value`);
+    }
+  }
+  return merged;
 }
 
 function unreadable(path: string): string | undefined {

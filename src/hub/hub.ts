@@ -23,6 +23,8 @@ import { QueryService } from "./query/query-service.js";
 import { Registry } from "./registry/registry.js";
 import { Telemetry } from "./telemetry/telemetry.js";
 import { HubTimers } from "./timers/hub-timers.js";
+import { HubLimits } from "./limits/hub-limits.js";
+import { resolveLimits, type LimitsInput } from "./limits/tiers.js";
 import { DeviceTwins } from "./twins/device-twins.js";
 import { TwinService } from "./twins/twin-service.js";
 import { SerialQueue } from "../shared/serial-queue.js";
@@ -48,6 +50,8 @@ export interface HubDeps {
   readonly eventHubRetentionMs?: number;
   /** Where errors no caller can receive go (a timer or event listener that threw): the composition root logs them. */
   readonly reportError: (error: unknown) => void;
+  /** Tier, units and `--limit` overrides (docs/limits.md); no tier: nothing enforced but the overrides (decision 0011). */
+  readonly limits?: LimitsInput;
 }
 
 /** The IoT Hub core as the gateways see it. */
@@ -77,6 +81,8 @@ export interface Hub {
   readonly fileUploads: FileUploads;
   /** The built-in Event Hub-compatible endpoint (partitions, consumer groups, receivers, retention). */
   readonly eventHub: EventHubEndpoint;
+  /** Tier, daily quota, throttles and device count (issue #6). */
+  readonly limits: HubLimits;
   /** Stops the hub's timers (shutdown). */
   stop(): void;
 }
@@ -97,6 +103,9 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   const timers = new HubTimers(clock, deps.reportError);
   const events = new HubEvents(deps.reportError);
   const writes = new SerialQueue();
+  const resolved = resolveLimits(deps.limits ?? {});
+  if (!resolved.ok) throw new RangeError(`Invalid hub limits: ${resolved.problems.join("; ")}`);
+  const hubLimits = new HubLimits({ clock, timers, limits: resolved.limits, hubName: deps.eventHubName });
   const policies = await loadOrCreatePolicies(deps.store, deps.ids);
   const storedCas = await deps.store.getSetting(TRUSTED_CAS_SETTING);
   const trustedCas: string[] = Array.isArray(storedCas) ? storedCas.filter((c): c is string => typeof c === "string") : [];
@@ -110,6 +119,8 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     writes,
     limits: LIMITS,
     connectedCount: () => presence?.connectedCount ?? 0,
+    events,
+    hubLimits,
     // IoT Hub closes the connection of a device that is disabled or deleted while connected.
     onIdentityChanged: (key: IdentityKey, identity) => {
       if (identity === undefined) {
@@ -123,12 +134,14 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       }
     },
   });
-  presence = new Presence({ clock, timers, events, recordConnectionState: (key, connected, time) => registry.recordConnectionState(key, connected, time) });
+  presence = new Presence({ clock, timers, events, hubLimits, recordConnectionState: (key, connected, time) => registry.recordConnectionState(key, connected, time) });
   const livePresence = presence;
   const twins = new TwinService({
     store: deps.store,
     clock,
     writes,
+    events,
+    hubLimits,
     onDesiredChange: (key, notification) => {
       const connection = livePresence.find(key.deviceId, key.moduleId);
       if (connection === undefined || !connection.link.subscribed("desired")) return;
@@ -153,6 +166,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     // A waiting feedback receiver is told as soon as a record is queued.
     onFeedback: (records) => feedback.notify(records),
     reportError: deps.reportError,
+    hubLimits,
     ...(deps.c2dSettings === undefined ? {} : { settings: deps.c2dSettings }),
   });
   await c2d.recover();
@@ -167,6 +181,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     events,
     ids: deps.ids,
     reportError: deps.reportError,
+    hubLimits,
     ...(deps.fileUploadSettings === undefined ? {} : { settings: deps.fileUploadSettings }),
   });
   await fileUploads.recover();
@@ -193,17 +208,18 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     deviceAuth: new DeviceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, store: deps.store, policies: () => policies, trustedCas: () => trustedCas }),
     registry,
     twins,
-    deviceTwins: new DeviceTwins({ store: deps.store, clock, writes, events }),
-    query: new QueryService({ store: deps.store }),
+    deviceTwins: new DeviceTwins({ store: deps.store, clock, writes, events, hubLimits }),
+    query: new QueryService({ store: deps.store, events, clock, hubLimits }),
     presence,
-    methods: new Methods({ store: deps.store, clock, timers, presence, events }),
+    methods: new Methods({ store: deps.store, clock, timers, presence, events, hubLimits }),
     c2d: liveC2d,
     feedback,
     eventHubAuth: new EventHubAuth({ wallClock: deps.wallClock, policies: () => policies, entityName: deps.eventHubName }),
     clockAdmin: new ClockAdmin(clock, timers),
     fileUploads: liveFileUploads,
     eventHub,
-    telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount }),
+    limits: hubLimits,
+    telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount, hubLimits }),
     stop() {
       eventHub.stop();
       timers.clear();

@@ -1,6 +1,7 @@
 /** The core's public surface: what gateways, the CLI and the composition root may import. */
 export { createHub, TRUSTED_CAS_SETTING, type Hub, type HubDeps } from "./hub.js";
-export type { CallContext, Caller, PolicyCaller, DeviceCaller } from "./call-context.js";
+export type { CallContext, Caller, ClientInfo, PolicyCaller, DeviceCaller } from "./call-context.js";
+export { requireAllRights } from "./admin/clock-admin.js";
 export { HubError, HUB_ERRORS, isHubError, isHubErrorName, type ErrorSpec, type HubErrorName } from "./errors/index.js";
 export { RIGHTS, type Right, type SharedAccessPolicy } from "./auth/rights.js";
 export { createSasToken } from "./auth/sas-token.js";
@@ -31,6 +32,8 @@ export type { DeviceConnection, ConnectInfo } from "./presence/presence.js";
 export type { MethodResult } from "./methods/methods.js";
 export type { DeviceMessage, TelemetryCredential } from "./telemetry/telemetry.js";
 export type { HubEvent, HubEventListener } from "./events/hub-event.js";
+export { DailyMessageCounter, quotaBlocks, QUOTA_BLOCK_BYTES } from "./limits/daily-message-counter.js";
+export { LIMIT_NAMES, TIER_NAMES, resolveLimits, type HubLimits, type LimitName, type LimitValues, type LimitsInput, type ResolvedLimits, type TierName } from "./limits/index.js";
 export type { DeviceAuthResult } from "./auth/device-auth.js";
 export { renderConnectionAuthMethod } from "./auth/device-auth-method.js";
 export {

@@ -49,7 +49,11 @@ export class AmqpConnection implements AmqpScope {
   readonly #eventHub = new Map<string, Grant<PolicyCaller>>();
   #closed = false;
 
-  constructor(deps: AmqpConnectionDeps, connection: Connection, peerChain: readonly X509Certificate[]) {
+  /** The peer's IP address, and the SDK's user agent once a link has carried it; for resource logs. */
+  readonly #client: { ipAddress: string | undefined; sdkVersion: string | undefined };
+
+  constructor(deps: AmqpConnectionDeps, connection: Connection, peerChain: readonly X509Certificate[], ipAddress?: string) {
+    this.#client = { ipAddress, sdkVersion: undefined };
     this.#deps = deps;
     this.hub = deps.hub;
     this.logger = deps.logger;
@@ -66,6 +70,9 @@ export class AmqpConnection implements AmqpScope {
 
   linkOpened(link: Sender | Receiver, context: EventContext): void {
     if (this.#closed) return;
+    // The device SDKs put their user agent on every link they attach, $cbs included (azure-iot-amqp-base).
+    const clientVersion = (link as unknown as { properties?: Record<string, unknown> }).properties?.["com.microsoft:client-version"];
+    if (typeof clientVersion === "string") this.#client.sdkVersion = clientVersion;
     const remote = link.is_sender() ? link.source : link.target;
     const address = parseLinkAddress((remote as { address?: unknown } | undefined)?.address);
     // IoT Hub echoes the peer's terminus in its attach; the SDKs wait for it before using the link.
@@ -266,7 +273,7 @@ export class AmqpConnection implements AmqpScope {
     const pending = (async () => {
       try {
         const auth = await authenticate();
-        const device = await AmqpDevice.connect({ hub: this.hub, logger: this.logger, scope: this, onClose: (reason) => this.#deviceClosed(key, reason) }, auth);
+        const device = await AmqpDevice.connect({ hub: this.hub, logger: this.logger, scope: this, client: { ...this.#client }, onClose: (reason) => this.#deviceClosed(key, reason) }, auth);
         if (this.#closed) {
           device.ended(undefined);
           throw new HubError("DeviceConnectionClosedRemotely");
@@ -275,7 +282,7 @@ export class AmqpConnection implements AmqpScope {
         return device;
       } catch (error) {
         if (isHubError(error)) {
-          this.hub.events.emit({ type: "connectionRefused", time: this.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "amqp", error: error.errorName });
+          this.hub.events.emit({ type: "connectionRefused", time: this.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "amqp", error: error.errorName, ...this.#client });
         }
         throw error;
       } finally {

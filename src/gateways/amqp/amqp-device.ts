@@ -4,6 +4,7 @@ import {
   isHubError,
   renderConnectionAuthMethod,
   type CallContext,
+  type ClientInfo,
   type C2dMessage,
   type DeviceAuthResult,
   type DeviceConnection,
@@ -24,6 +25,8 @@ export interface AmqpDeviceDeps {
   readonly scope: AmqpScope;
   /** The hub ended this identity (400027, 401003, disabled, deleted): the connection decides what closes. */
   readonly onClose: (reason: HubErrorName) => void;
+  /** Peer address and SDK user agent, for resource logs. */
+  readonly client?: ClientInfo;
 }
 
 // Far more than one device answers at once: the core allows a handful of concurrent calls per device in practice.
@@ -57,7 +60,7 @@ export class AmqpDevice {
 
   private constructor(deps: AmqpDeviceDeps, auth: DeviceAuthResult) {
     this.#deps = deps;
-    this.#ctx = { caller: auth.caller, protocol: "amqp", trackingId: deps.hub.ids.trackingId() };
+    this.#ctx = { caller: auth.caller, protocol: "amqp", trackingId: deps.hub.ids.trackingId(), client: deps.client };
   }
 
   /** Registers the authenticated identity with the hub; an older connection of the same identity is closed (400027). */
@@ -67,6 +70,7 @@ export class AmqpDevice {
       protocol: "amqp",
       authMethod: renderConnectionAuthMethod(auth.authMethod),
       generationId: auth.generationId,
+      client: deps.client,
     });
     device.renew(auth.expiresAt);
     return device;

@@ -84,6 +84,7 @@ export function createAmqpGateway(deps: AmqpGatewayDeps): AmqpGateway {
       { hub: deps.hub, logger: deps.logger, factories, eventHubName: deps.eventHubName },
       connection,
       peerChain(socket),
+      socket?.remoteAddress,
     );
     connections.set(connection, state);
     stream.on("error", (error) => deps.logger.debug({ err: error }, "AMQP socket error"));

@@ -19,18 +19,20 @@ export interface DeviceCall {
 export async function authenticateDeviceRequest(hub: Hub, request: FastifyRequest, identity: { deviceId: string; moduleId: string }): Promise<DeviceCall> {
   const raw = request.headers.authorization;
   const authorization = Array.isArray(raw) ? raw[0] : raw;
+  // The HTTP device SDK sends its user agent in User-Agent; IoT Hub logs it as sdkVersion (monitoring.md §2.1).
+  const client = { ipAddress: request.ip, sdkVersion: request.headers["user-agent"] };
   try {
     const auth =
       authorization !== undefined
         ? await hub.deviceAuth.authenticateSas(identity, authorization, request.trackingId)
         : await hub.deviceAuth.authenticateX509(identity, peerChain(request.raw.socket as TLSSocket), request.trackingId);
     return {
-      ctx: { caller: auth.caller, protocol: "https", trackingId: request.trackingId },
+      ctx: { caller: auth.caller, protocol: "https", trackingId: request.trackingId, client },
       credential: { authMethod: renderConnectionAuthMethod(auth.authMethod), generationId: auth.generationId },
     };
   } catch (error) {
     if (isHubError(error)) {
-      hub.events.emit({ type: "connectionRefused", time: hub.clock.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "https", error: error.errorName });
+      hub.events.emit({ type: "connectionRefused", time: hub.clock.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "https", error: error.errorName, ...client });
     }
     throw error;
   }

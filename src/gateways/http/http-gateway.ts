@@ -8,6 +8,7 @@ import { renderHttpError } from "./render-error.js";
 import { toHubError } from "./to-hub-error.js";
 import { parseJsonBody } from "./json-body.js";
 import { registerServiceRoutes } from "./routes/service-routes.js";
+import type { ResourceLogSearch } from "./routes/admin-logs-route.js";
 import { registerDeviceRoutes } from "./routes/device-routes.js";
 
 export interface HttpGatewayDeps {
@@ -19,6 +20,8 @@ export interface HttpGatewayDeps {
    * MqttWs and AmqpWs transports. The handler receives the WebSocket as a byte stream and the TLS socket under it.
    */
   readonly webSockets?: Readonly<Record<string, (stream: Duplex, socket: TLSSocket) => void>>;
+  /** The hub's resource logs, served at `GET /admin/logs`; without it the route does not exist. */
+  readonly resourceLogs?: ResourceLogSearch;
 }
 
 export interface HttpGateway {
@@ -73,7 +76,7 @@ export function createHttpGateway(deps: HttpGatewayDeps): HttpGateway {
     sendError(deps, new HubError("NotFound", { message }), request, reply);
   });
 
-  registerServiceRoutes(app, deps.hub);
+  registerServiceRoutes(app, deps.hub, { resourceLogs: deps.resourceLogs });
   registerDeviceRoutes(app, deps.hub, deps.logger);
   serveWebSockets(app, deps);
 

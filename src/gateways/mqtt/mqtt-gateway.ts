@@ -1,4 +1,4 @@
-import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Hub } from "../../hub/index.js";
@@ -27,7 +27,9 @@ export interface MqttGateway {
 export function createMqttGateway(deps: MqttGatewayDeps): MqttGateway {
   const sessions = new Set<MqttSession>();
   const accept = (stream: Duplex, socket: TLSSocket | undefined): void => {
-    const session = new MqttSession({ hub: deps.hub, logger: deps.logger, subscriptions: deps.subscriptions }, stream, peerChain(socket));
+    // A plain TCP stream is its own socket; a WebSocket stream's peer is the TLS socket under it.
+    const ipAddress = socket?.remoteAddress ?? (stream as Partial<Socket>).remoteAddress;
+    const session = new MqttSession({ hub: deps.hub, logger: deps.logger, subscriptions: deps.subscriptions }, stream, peerChain(socket), ipAddress);
     sessions.add(session);
     stream.once("close", () => sessions.delete(session));
   };

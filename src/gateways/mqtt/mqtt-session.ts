@@ -62,10 +62,14 @@ export class MqttSession {
   /** Packets are handled one at a time, in order, so PUBACKs follow PUBLISH order (MQTT-4.6.0-2). */
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(deps: MqttSessionDeps, stream: Duplex, peerChain: readonly X509Certificate[]) {
+  /** The peer's IP address, for resource logs (`maskedIpAddress`). */
+  readonly #ipAddress: string | undefined;
+
+  constructor(deps: MqttSessionDeps, stream: Duplex, peerChain: readonly X509Certificate[], ipAddress?: string) {
     this.#deps = deps;
     this.#stream = stream;
     this.#peerChain = peerChain;
+    this.#ipAddress = ipAddress;
     this.#lastPacketAt = deps.hub.clock.now();
     this.#parser.on("packet", (packet: mqtt.Packet) => {
       this.#lastPacketAt = this.#deps.hub.clock.now();
@@ -133,6 +137,8 @@ export class MqttSession {
     }
     const identity = { deviceId: username.deviceId, moduleId: username.moduleId ?? "" };
     const trackingId = hub.ids.trackingId();
+    // The SDK's user agent rides in the username's DeviceClientType; IoT Hub logs it as sdkVersion (monitoring.md §2.1).
+    const client = { ipAddress: this.#ipAddress, sdkVersion: username.deviceClientType };
     try {
       const auth =
         packet.password !== undefined
@@ -140,7 +146,7 @@ export class MqttSession {
           : await hub.deviceAuth.authenticateX509(identity, this.#peerChain, trackingId);
       if (this.#closed) return;
       this.#username = username;
-      this.#ctx = { caller: auth.caller, protocol: "mqtt", trackingId };
+      this.#ctx = { caller: auth.caller, protocol: "mqtt", trackingId, client };
       const stored = packet.clean ? undefined : await this.#deps.subscriptions.load(identity);
       if (packet.clean) await this.#deps.subscriptions.clear(identity);
       this.#filters = new Set((stored ?? []).filter((f): f is Subscribable => f in KNOWN_FILTERS));
@@ -148,6 +154,7 @@ export class MqttSession {
         protocol: "mqtt",
         authMethod: renderConnectionAuthMethod(auth.authMethod),
         generationId: auth.generationId,
+        client,
       });
       if (this.#closed) return void this.#connection.closed(this.#closeReason);
       this.#send({ cmd: "connack", returnCode: 0, sessionPresent: stored !== undefined });
@@ -161,7 +168,7 @@ export class MqttSession {
       if (this.#filters.has("c2d")) void this.#pullC2d();
     } catch (error) {
       if (!isHubError(error)) throw error;
-      hub.events.emit({ type: "connectionRefused", time: hub.clock.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "mqtt", error: error.errorName });
+      hub.events.emit({ type: "connectionRefused", time: hub.clock.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "mqtt", error: error.errorName, ...client });
       return this.#connack(error.spec.mqtt.connack ?? 5, error.message);
     }
   }

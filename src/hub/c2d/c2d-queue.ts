@@ -1,4 +1,4 @@
-import { HubError } from "../errors/index.js";
+import { HubError, isHubError } from "../errors/index.js";
 import type { CallContext, DeviceCaller } from "../call-context.js";
 import { requireRight } from "../auth/service-auth.js";
 import type { Clock } from "../ports/clock.js";
@@ -15,6 +15,7 @@ import {
   type C2dSystemProperties,
 } from "../ports/c2d-store.js";
 import type { HubTimers, TimerHandle } from "../timers/hub-timers.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
 import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
@@ -57,6 +58,8 @@ export interface C2dQueueDeps {
   /** Errors no caller can receive (a timer's sweep failed, a count update failed after the message was stored). */
   readonly reportError: (error: unknown) => void;
   readonly settings?: Partial<C2dSettings>;
+  /** Tier limits: basic tiers have no C2D (403010), the send and HTTPS receive throttles, the quota (on delivery). */
+  readonly hubLimits?: HubLimits;
 }
 
 /** What the service's send carries, as the gateway decoded it. */
@@ -144,6 +147,16 @@ export class C2dQueue {
 
   /** A service sends a message to a device (AMQP `/messages/devicebound`). Resolves once it is durably queued. */
   async send(ctx: CallContext, input: C2dSendInput): Promise<C2dMessage> {
+    try {
+      return await this.#send(ctx, input);
+    } catch (error) {
+      const messageId = input.systemProperties?.messageId;
+      this.#refused(ctx, input.deviceId, typeof messageId === "string" ? messageId : null, "send", error);
+      throw error;
+    }
+  }
+
+  async #send(ctx: CallContext, input: C2dSendInput): Promise<C2dMessage> {
     requireRight(ctx, "ServiceConnect");
     const deviceId = checkId(input.deviceId, "DeviceId", ctx.trackingId);
     const { body, properties, systemProperties, size } = prepareSend(ctx, deviceId, input);
@@ -154,6 +167,7 @@ export class C2dQueue {
     if (requestedExpiry !== undefined && (typeof requestedExpiry !== "number" || !Number.isFinite(requestedExpiry))) {
       throw invalid(ctx, "The expiry time must be a time (ms since epoch)");
     }
+    await this.#deps.hubLimits?.admit(ctx, "c2dSend");
     return this.#op(deviceId, async (fx) => {
       const now = this.#deps.clock.now();
       const entry = await this.#deps.identities.getIdentity({ deviceId, moduleId: "" });
@@ -196,6 +210,7 @@ export class C2dQueue {
    */
   async receive(ctx: CallContext, input: { readonly deviceId: string }): Promise<C2dMessage | undefined> {
     const { deviceId } = deviceCaller(ctx, input.deviceId);
+    await this.#deps.hubLimits?.admit(ctx, "c2dReceive");
     return this.#op(deviceId, async (fx) => {
       const now = this.#deps.clock.now();
       const live = await this.#sweep(deviceId, now, fx);
@@ -221,6 +236,8 @@ export class C2dQueue {
       await this.#remove(exceeded, now, fx);
       this.#arm(deviceId, live.filter((m) => !exceeded.some((e) => e.message.id === m.id)));
       if (delivered !== undefined) {
+        // Service-protocol.md §7.1: a C2D message counts against the daily quota when it is delivered.
+        this.#deps.hubLimits?.meter(deliveredSize(delivered));
         this.#emit({ type: "c2dDelivered", time: now, deviceId, messageId: delivered.systemProperties.messageId ?? null, deliveryCount: delivered.deliveryCount, protocol: ctx.protocol });
       }
       return delivered;
@@ -246,6 +263,7 @@ export class C2dQueue {
   async purge(ctx: CallContext, deviceId: string): Promise<C2dPurgeResult> {
     requireRight(ctx, "ServiceConnect");
     checkId(deviceId, "DeviceId", ctx.trackingId);
+    await this.#deps.hubLimits?.admit(ctx, "c2dPurge");
     return this.#op(deviceId, async (fx) => {
       const entry = await this.#deps.identities.getIdentity({ deviceId, moduleId: "" });
       if (entry === undefined) throw identityNotFound({ deviceId, moduleId: "" }, ctx.trackingId);
@@ -314,6 +332,22 @@ export class C2dQueue {
   }
 
   async #settle(ctx: CallContext, lockToken: string, outcome: Outcome): Promise<void> {
+    try {
+      await this.#settleLocked(ctx, lockToken, outcome);
+    } catch (error) {
+      if (ctx.caller.kind === "device") this.#refused(ctx, ctx.caller.deviceId, null, outcome, error);
+      throw error;
+    }
+  }
+
+  /** C2DCommands logs failed sends and settlements (monitoring.md §2.3: 403004, 412002…), never successes. */
+  #refused(ctx: CallContext, deviceId: unknown, messageId: string | null, operation: "send" | Outcome, error: unknown): void {
+    if (!isHubError(error) || typeof deviceId !== "string") return;
+    const time = this.#deps.clock.now();
+    this.#emit({ type: "c2dRefused", time, deviceId, messageId, operation, error: error.errorName, protocol: ctx.protocol, ipAddress: ctx.client?.ipAddress });
+  }
+
+  async #settleLocked(ctx: CallContext, lockToken: string, outcome: Outcome): Promise<void> {
     const { deviceId } = deviceCaller(ctx, undefined);
     await this.#op(deviceId, async (fx) => {
       const now = this.#deps.clock.now();
@@ -389,7 +423,10 @@ export class C2dQueue {
     const removed = new Set(result.removed);
     for (const { message, status } of removals) {
       if (!removed.has(message.id) || (status !== "Expired" && status !== "DeliveryCountExceeded")) continue;
-      this.#emit({ type: "c2dDeadLettered", time: now, deviceId: message.deviceId, messageId: message.systemProperties.messageId ?? null, reason: status, deliveryCount: message.deliveryCount });
+      this.#emit({
+        type: "c2dDeadLettered", time: now, deviceId: message.deviceId, messageId: message.systemProperties.messageId ?? null, reason: status, deliveryCount: message.deliveryCount,
+        sizeInBytes: message.body.length, ack: message.systemProperties.ack, enqueuedTime: message.enqueuedTime, expiryTime: message.expiryTime,
+      });
     }
     for (const record of result.feedback) {
       this.#emit({ type: "c2dFeedbackQueued", time: now, deviceId: record.deviceId, originalMessageId: record.originalMessageId, statusCode: record.statusCode });
@@ -574,6 +611,14 @@ function prepareSend(ctx: CallContext, deviceId: string, input: C2dSendInput): {
     size += Buffer.byteLength(value);
   }
   return { body: Buffer.from(input.body), properties, systemProperties, size };
+}
+
+/** A delivered message's metered size: body, application property names and values, system property values. */
+function deliveredSize(message: C2dMessage): number {
+  let size = message.body.length;
+  for (const [name, value] of Object.entries(message.properties)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  for (const value of Object.values(message.systemProperties)) if (typeof value === "string") size += Buffer.byteLength(value);
+  return size;
 }
 
 /**

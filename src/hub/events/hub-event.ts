@@ -7,12 +7,21 @@ import type { FileUploadEvent } from "../file-upload/file-upload-events.js";
  * records). Every event carries the hub time it happened at.
  */
 export type HubEvent =
-  | { readonly type: "deviceConnected"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly authMethod: string }
-  | { readonly type: "deviceDisconnected"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly reason: HubErrorName | "ClientDisconnect"; readonly code: number | undefined }
-  | { readonly type: "connectionRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly error: HubErrorName }
+  | { readonly type: "deviceConnected"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly authMethod: string; readonly ipAddress?: string | undefined; readonly sdkVersion?: string | undefined }
+  | { readonly type: "deviceDisconnected"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly reason: HubErrorName | "ClientDisconnect"; readonly code: number | undefined; readonly authMethod?: string | undefined; readonly ipAddress?: string | undefined }
+  | { readonly type: "connectionRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly error: HubErrorName; readonly ipAddress?: string | undefined; readonly sdkVersion?: string | undefined }
   | { readonly type: "telemetryAccepted"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly partition: number; readonly sizeInBytes: number }
-  | { readonly type: "twinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "updateReported" | "notifyDesired" }
-  | { readonly type: "methodInvoked"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly methodName: string; readonly outcome: "answered" | HubErrorName; readonly durationMs: number }
+  /** A device-to-cloud message the hub refused (413001, 403002, 429001…): the `DeviceTelemetry` category logs these. */
+  | { readonly type: "telemetryRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly partition: number; readonly sizeInBytes: number; readonly error: HubErrorName }
+  /** `error` set: the operation failed with it. `durationMs` on hub time. */
+  | { readonly type: "twinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "updateReported" | "notifyDesired"; readonly durationMs?: number; readonly error?: HubErrorName }
+  /** A back end read, patched or replaced a twin (`C2DTwinOperations`); `messageSize` is the JSON it sent or received. */
+  | { readonly type: "serviceTwinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "patch" | "replace"; readonly durationMs: number; readonly messageSize: number; readonly sdkVersion: string | undefined; readonly error?: HubErrorName }
+  /** One page of `POST /devices/query` (`TwinQueries`). */
+  | { readonly type: "twinQuery"; readonly time: number; readonly query: string; readonly durationMs: number; readonly messageSize: number; readonly pageSize: number; readonly continuation: boolean; readonly resultSize: number; readonly sdkVersion: string | undefined; readonly error?: HubErrorName }
+  | { readonly type: "methodInvoked"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly methodName: string; readonly outcome: "answered" | HubErrorName; readonly durationMs: number; readonly requestSize?: number; readonly responseSize?: number; readonly sdkVersion?: string | undefined }
+  /** An identity registry operation that failed (`DeviceIdentityOperations` logs only failures). */
+  | { readonly type: "identityOperationFailed"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "create" | "update" | "delete"; readonly error: HubErrorName; readonly ipAddress: string | undefined }
   | { readonly type: "operationRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly operation: string; readonly detail: string }
   | C2dEvent
   | FileUploadEvent;

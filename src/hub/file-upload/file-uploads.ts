@@ -7,6 +7,7 @@ import type { FileNotificationAppend, FileNotificationRecord, FileUploadRecord, 
 import type { Ids } from "../ports/ids.js";
 import type { Store } from "../ports/store.js";
 import type { HubTimers, TimerHandle } from "../timers/hub-timers.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 import { KeyedSerial } from "../c2d/keyed-serial.js";
 import { hubTime } from "../time.js";
 import type { FileUploadEvent, FileUploadEventSink } from "./file-upload-events.js";
@@ -58,6 +59,8 @@ export interface FileUploadsDeps {
   /** Errors no caller can receive (a timer's sweep failed, a listener threw). */
   readonly reportError: (error: unknown) => void;
   readonly settings?: Partial<FileUploadSettings>;
+  /** Tier limits: the file upload throttle; initiation and completion count one message each against the quota. */
+  readonly hubLimits?: HubLimits;
 }
 
 /** The reply of `POST /devices/{id}/files`, field for field. */
@@ -133,6 +136,7 @@ export class FileUploads {
     if (blobName.length > FILE_UPLOAD_MAX_BLOB_NAME) {
       throw invalid(ctx, `The blob name '${deviceId}/…' is ${blobName.length} characters long; with the device id prefix it must be at most ${FILE_UPLOAD_MAX_BLOB_NAME}`);
     }
+    await this.#deps.hubLimits?.admit(ctx, "fileUploadStart");
     return this.#serial.run(deviceId, async () => {
       const now = this.#deps.clock.now();
       const open = await this.#openUploads(deviceId, now);
@@ -168,6 +172,7 @@ export class FileUploads {
   async notify(ctx: CallContext, input: FileUploadNotifyInput): Promise<void> {
     const deviceId = deviceCaller(ctx, input.deviceId);
     const outcome = checkOutcome(ctx, input);
+    await this.#deps.hubLimits?.admit(ctx, "fileUploadComplete");
     await this.#serial.run(deviceId, async () => {
       const now = this.#deps.clock.now();
       const upload = await this.#deps.store.getUpload(outcome.correlationId);

@@ -6,6 +6,7 @@ import type { Clock } from "../ports/clock.js";
 import type { Store } from "../ports/store.js";
 import type { Presence } from "../presence/presence.js";
 import type { HubTimers } from "../timers/hub-timers.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
 
@@ -15,6 +16,8 @@ export interface MethodsDeps {
   readonly timers: HubTimers;
   readonly presence: Presence;
   readonly events: HubEvents;
+  /** Tier limits: basic tiers have no methods (403010), the method throttle, request and response count as messages. */
+  readonly hubLimits?: HubLimits;
 }
 
 export interface InvokeInput {
@@ -32,7 +35,8 @@ export interface MethodResult {
 interface Pending {
   readonly deviceId: string;
   readonly moduleId: string;
-  readonly resolve: (result: MethodResult) => void;
+  /** `size`: bytes of the device's answer, for the DirectMethods resource log's ResponseSize. */
+  readonly resolve: (result: MethodResult & { readonly size: number }) => void;
 }
 
 // Learn, "Understand direct methods": response timeout 5-300 s (default 30), connect timeout 0-300 s (default 0),
@@ -86,20 +90,24 @@ export class Methods {
     if (payload.length > MAX_PAYLOAD) {
       throw new HubError("MessageTooLarge", { trackingId: ctx.trackingId, message: `The method payload is ${payload.length} bytes; the limit is ${MAX_PAYLOAD}` });
     }
+    await this.#deps.hubLimits?.admit(ctx, "methodInvoke", payload.length);
     const key = { deviceId: input.deviceId, moduleId };
     const entry = await this.#deps.store.getIdentity(key);
     if (entry === undefined) throw identityNotFound(key, ctx.trackingId);
     const started = this.#deps.clock.now();
     const connection = await this.#deps.presence.waitForSubscriber(key.deviceId, moduleId, "methods", connectTimeout * 1000);
+    const sizes = { requestSize: payload.length, responseSize: 0, sdkVersion: ctx.client?.sdkVersion };
     if (connection === undefined) {
-      this.#record(key, methodName, "DeviceNotOnline", started);
+      this.#record(key, methodName, "DeviceNotOnline", started, sizes);
+      // Service-protocol.md §7.1: a call to an offline device counts the request plus 1.
+      this.#deps.hubLimits?.meter(0);
       throw new HubError("DeviceNotOnline", { trackingId: ctx.trackingId, info: { timeout: timeSpan(connectTimeout) } });
     }
     const requestId = (this.#nextId++).toString(16);
     return new Promise<MethodResult>((resolve, reject) => {
       const timer = this.#deps.timers.after(responseTimeout * 1000, () => {
         this.#pending.delete(requestId);
-        this.#record(key, methodName, "GatewayTimeout", started);
+        this.#record(key, methodName, "GatewayTimeout", started, sizes);
         reject(new HubError("GatewayTimeout", { trackingId: ctx.trackingId, info: { timeout: timeSpan(responseTimeout) } }));
       });
       this.#pending.set(requestId, {
@@ -107,8 +115,9 @@ export class Methods {
         moduleId,
         resolve: (result) => {
           timer.cancel();
-          this.#record(key, methodName, "answered", started);
-          resolve(result);
+          this.#deps.hubLimits?.meter(result.size);
+          this.#record(key, methodName, "answered", started, { ...sizes, responseSize: result.size });
+          resolve({ status: result.status, payload: result.payload });
         },
       });
       connection.link.sendMethodRequest(requestId, methodName, payload);
@@ -126,7 +135,7 @@ export class Methods {
     if (pending === undefined || caller.kind !== "device" || caller.deviceId !== pending.deviceId || caller.moduleId !== pending.moduleId) return false;
     this.#pending.delete(requestId);
     if (payload.length > MAX_PAYLOAD) {
-      pending.resolve({ status, payload: null });
+      pending.resolve({ status, payload: null, size: payload.length });
       return true;
     }
     const text = payload.toString("utf8");
@@ -138,12 +147,18 @@ export class Methods {
         value = text;
       }
     }
-    pending.resolve({ status, payload: value });
+    pending.resolve({ status, payload: value, size: payload.length });
     return true;
   }
 
-  #record(key: { deviceId: string; moduleId: string }, methodName: string, outcome: "answered" | "DeviceNotOnline" | "GatewayTimeout", started: number): void {
+  #record(
+    key: { deviceId: string; moduleId: string },
+    methodName: string,
+    outcome: "answered" | "DeviceNotOnline" | "GatewayTimeout",
+    started: number,
+    sizes: { readonly requestSize: number; readonly responseSize: number; readonly sdkVersion: string | undefined },
+  ): void {
     const time = this.#deps.clock.now();
-    this.#deps.events.emit({ type: "methodInvoked", time, deviceId: key.deviceId, moduleId: key.moduleId, methodName, outcome, durationMs: time - started });
+    this.#deps.events.emit({ type: "methodInvoked", time, deviceId: key.deviceId, moduleId: key.moduleId, methodName, outcome, durationMs: time - started, ...sizes });
   }
 }

@@ -1,16 +1,19 @@
-import type { DeviceCaller } from "../call-context.js";
+import type { ClientInfo, DeviceCaller } from "../call-context.js";
 import { HUB_ERRORS, type HubErrorName } from "../errors/index.js";
 import type { HubEvents } from "../events/hub-event.js";
 import type { Clock } from "../ports/clock.js";
 import type { DeviceLink, DeviceSubscription } from "../ports/device-link.js";
 import type { IdentityKey } from "../ports/store.js";
 import type { HubTimers } from "../timers/hub-timers.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 
 export interface ConnectInfo {
   readonly protocol: "mqtt" | "amqp";
   /** iothub-connection-auth-method, stamped on the device's messages. */
   readonly authMethod: string;
   readonly generationId: string;
+  /** Peer address and SDK user agent, for the Connections resource log. */
+  readonly client?: ClientInfo | undefined;
 }
 
 /** One live device or module connection, as the core tracks it. */
@@ -30,6 +33,8 @@ export interface PresenceDeps {
   readonly events: HubEvents;
   /** Persists connectionState, connectionStateUpdatedTime and lastActivityTime in the registry. */
   readonly recordConnectionState: (key: IdentityKey, connected: boolean, time: number) => Promise<void>;
+  /** Tier limits: the throttle on new device connections. */
+  readonly hubLimits?: HubLimits;
 }
 
 interface Waiter {
@@ -64,6 +69,9 @@ export class Presence {
 
   /** Registers an authenticated connection, displacing any older one of the same identity. */
   async connect(caller: DeviceCaller, link: DeviceLink, info: ConnectInfo): Promise<DeviceConnection> {
+    // Only a shaped connection waits: an admitted one registers in this same turn, as before throttles existed.
+    const admitted = this.#deps.hubLimits?.admit({ protocol: info.protocol }, "deviceConnect");
+    if (admitted !== undefined) await admitted;
     const key = keyOf(caller.deviceId, caller.moduleId);
     const previous = this.#connections.get(key);
     let open = true;
@@ -81,6 +89,7 @@ export class Presence {
         this.#deps.events.emit({
           type: "deviceDisconnected", time, deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: info.protocol,
           reason: reason ?? "ClientDisconnect", code: reason === undefined ? undefined : codeOf(reason),
+          authMethod: info.authMethod, ipAddress: info.client?.ipAddress,
         });
         // A displaced connection must not mark the identity disconnected: its successor is live.
         if (current) await this.#deps.recordConnectionState({ deviceId: caller.deviceId, moduleId: caller.moduleId }, false, time);
@@ -92,7 +101,10 @@ export class Presence {
       await previous.closed("ConnectionForcefullyClosedOnNewConnection");
     }
     const time = this.#deps.clock.now();
-    this.#deps.events.emit({ type: "deviceConnected", time, deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: info.protocol, authMethod: info.authMethod });
+    this.#deps.events.emit({
+      type: "deviceConnected", time, deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: info.protocol, authMethod: info.authMethod,
+      ipAddress: info.client?.ipAddress, sdkVersion: info.client?.sdkVersion,
+    });
     await this.#deps.recordConnectionState({ deviceId: caller.deviceId, moduleId: caller.moduleId }, true, time);
     this.#wake(key);
     return connection;

@@ -1,13 +1,21 @@
 import { createHash } from "node:crypto";
-import { HubError } from "../errors/index.js";
+import { HubError, isHubError } from "../errors/index.js";
+import type { HubEvents } from "../events/hub-event.js";
+import type { Clock } from "../ports/clock.js";
 import type { CallContext } from "../call-context.js";
 import { requireRight } from "../auth/service-auth.js";
 import type { IdentityEntry, IdentityKey, Store } from "../ports/store.js";
 import { matchView, renderEntry } from "../twins/twin-service.js";
 import { compileQuery, type CompiledQuery } from "./index.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 
 export interface QueryServiceDeps {
   readonly store: Store;
+  /** Where each page is reported (the TwinQueries resource log), timed on `clock`. */
+  readonly events?: HubEvents;
+  readonly clock?: Clock;
+  /** Tier limits: basic tiers have no twins to query (403010), the query throttle, the quota (by result size). */
+  readonly hubLimits?: HubLimits;
 }
 
 export interface QueryInput {
@@ -49,6 +57,38 @@ export class QueryService {
   }
 
   async query(ctx: CallContext, input: QueryInput): Promise<QueryPage> {
+    const { events, clock } = this.#deps;
+    if (events === undefined || clock === undefined) return this.#query(ctx, input);
+    const started = clock.now();
+    // TwinQueries logs every page, failed or not, with the query text and sizes (monitoring.md §2.9).
+    const emit = (page: QueryPage | undefined, error?: unknown): void => {
+      const body = input.body;
+      const text = typeof body === "object" && body !== null ? (body as Record<string, unknown>)["query"] : undefined;
+      const time = clock.now();
+      events.emit({
+        type: "twinQuery",
+        time,
+        query: typeof text === "string" ? text : "",
+        durationMs: time - started,
+        messageSize: Buffer.byteLength(JSON.stringify(body ?? null) ?? ""),
+        pageSize: pageSizeOf(input.maxItemCount),
+        continuation: input.continuation !== undefined,
+        resultSize: page === undefined ? 0 : Buffer.byteLength(JSON.stringify(page.items)),
+        sdkVersion: ctx.client?.sdkVersion,
+        ...(error === undefined ? {} : { error: isHubError(error) ? error.errorName : ("ServerError" as const) }),
+      });
+    };
+    try {
+      const page = await this.#query(ctx, input);
+      emit(page);
+      return page;
+    } catch (error) {
+      emit(undefined, error);
+      throw error;
+    }
+  }
+
+  async #query(ctx: CallContext, input: QueryInput): Promise<QueryPage> {
     requireRight(ctx, "ServiceConnect");
     const text = queryText(ctx, input.body);
     const compiled = compileQuery(text);
@@ -56,8 +96,11 @@ export class QueryService {
     const cursor = input.continuation === undefined ? { q: digest, returned: 0 } : readCursor(ctx, input.continuation, digest);
     const pageSize = pageSizeOf(input.maxItemCount);
     const limit = Math.min(pageSize, (compiled.top ?? Infinity) - cursor.returned);
-    if (compiled.isAggregate) return this.#aggregatePage(compiled, cursor, limit);
-    return this.#documentPage(compiled, cursor, limit);
+    await this.#deps.hubLimits?.admit(ctx, "query");
+    const page = compiled.isAggregate ? await this.#aggregatePage(compiled, cursor, limit) : await this.#documentPage(compiled, cursor, limit);
+    // Service-protocol.md §7.1: twin queries count against the daily quota by result size.
+    this.#deps.hubLimits?.meterJson(page.items);
+    return page;
   }
 
   async #documentPage(compiled: CompiledQuery, cursor: Cursor, limit: number): Promise<QueryPage> {

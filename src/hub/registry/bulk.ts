@@ -23,6 +23,8 @@ export interface BulkDeps {
   readonly notFound: (key: IdentityKey) => HubError;
   /** Told about the writes once they are durable. */
   readonly onWritten: (writes: readonly StoreWrite[]) => void;
+  /** Throws (413002) when the request's net new devices would exceed the hub's device limit; nothing is written then. */
+  readonly checkDeviceCount?: (adding: number) => Promise<void>;
 }
 
 const MAX_RECORDS = 100;
@@ -86,9 +88,12 @@ export async function runBulk(ctx: CallContext, body: unknown, deps: BulkDeps): 
   const records = parseRecords(ctx, body);
   const result: BulkResult = { isSuccessful: true, errors: [], warnings: [] };
   const writes: StoreWrite[] = [];
+  let addedDevices = 0;
   for (const record of records) {
     try {
-      writes.push(await apply(record, deps));
+      const applied = await apply(record, deps);
+      writes.push(applied.write);
+      if (record.key.moduleId === "") addedDevices += applied.devices;
     } catch (thrown) {
       if (!isHubError(thrown)) throw thrown;
       result.isSuccessful = false;
@@ -101,6 +106,7 @@ export async function runBulk(ctx: CallContext, body: unknown, deps: BulkDeps): 
       });
     }
   }
+  if (addedDevices > 0) await deps.checkDeviceCount?.(addedDevices);
   if (writes.length > 0) {
     await deps.store.write(writes);
     deps.onWritten(writes);
@@ -108,7 +114,8 @@ export async function runBulk(ctx: CallContext, body: unknown, deps: BulkDeps): 
   return result;
 }
 
-async function apply(record: ParsedRecord, deps: BulkDeps): Promise<StoreWrite> {
+/** One record's write, and how it changes the number of identities of its kind (+1 created, -1 deleted). */
+async function apply(record: ParsedRecord, deps: BulkDeps): Promise<{ write: StoreWrite; devices: number }> {
   const { key, mode } = record;
   const current = await deps.store.getIdentity(key);
   if (mode === "delete" || mode === "deleteIfMatchETag") {
@@ -116,14 +123,14 @@ async function apply(record: ParsedRecord, deps: BulkDeps): Promise<StoreWrite> 
     if (mode === "deleteIfMatchETag" && !etagMatches(quoted(record.etag), identityEtag(current.identity.etagVersion))) {
       throw new HubError("PreconditionFailed", { message: `The etag '${record.etag ?? ""}' does not match the current etag of device '${key.deviceId}'` });
     }
-    return { kind: "delete", key };
+    return { write: { kind: "delete", key }, devices: -1 };
   }
   const input = parseIdentityInput(record.raw, deps.ids);
   // create: only new ids; update: create or overwrite regardless of etag; updateIfMatchETag: overwrite only on a match.
   const ifMatch = mode === "create" ? undefined : mode === "update" || current === undefined ? "*" : quoted(record.etag);
   let entry = await deps.upsert(key, current, input, ifMatch);
   if (current === undefined) entry = withInitialTwin(entry, record.raw, deps.now);
-  return { kind: "put", entry };
+  return { write: { kind: "put", entry }, devices: current === undefined ? 1 : 0 };
 }
 
 /** A created record may carry initial tags and desired properties, as in an import job. */

@@ -1,4 +1,5 @@
-import { HubError } from "../errors/index.js";
+import { HubError, isHubError } from "../errors/index.js";
+import type { HubEvents } from "../events/hub-event.js";
 import type { CallContext } from "../call-context.js";
 import { requireRight } from "../auth/service-auth.js";
 import type { Clock } from "../ports/clock.js";
@@ -13,6 +14,7 @@ import { identityNotFound } from "./not-found.js";
 import { parseIdentityInput, type IdentityInput } from "./identity-input.js";
 import { renderDevice, renderModule } from "./render-identity.js";
 import { runBulk, type BulkResult } from "./bulk.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 
 export interface RegistryDeps {
   readonly store: Store;
@@ -25,6 +27,10 @@ export interface RegistryDeps {
   readonly onIdentityChanged?: (key: IdentityKey, identity: IdentityRecord | undefined) => void;
   /** How many devices and modules are connected right now. */
   readonly connectedCount: () => number;
+  /** Where failed operations are reported (the DeviceIdentityOperations resource log logs only failures). */
+  readonly events?: HubEvents;
+  /** Tier limits: the registry operations throttle and the registry's device count (413002). */
+  readonly hubLimits?: HubLimits;
 }
 
 export interface PutIdentityInput {
@@ -55,15 +61,21 @@ export class Registry {
   }
 
   /** PUT /devices/{id} and /devices/{id}/modules/{mid}: create (no If-Match), or replace (If-Match etag or "*"). */
-  async put(ctx: CallContext, input: PutIdentityInput): Promise<Record<string, unknown>> {
+  put(ctx: CallContext, input: PutIdentityInput): Promise<Record<string, unknown>> {
+    return this.#recorded(ctx, input, input.ifMatch === undefined ? "create" : "update", () => this.#put(ctx, input));
+  }
+
+  async #put(ctx: CallContext, input: PutIdentityInput): Promise<Record<string, unknown>> {
     requireRight(ctx, "RegistryWrite");
     const key = this.#key(ctx, input.deviceId, input.moduleId);
     const body = input.body;
     const parsed = parseIdentityInput(body, this.#deps.ids);
     checkBodyId(body, "deviceId", key.deviceId);
     if (key.moduleId !== "") checkBodyId(body, "moduleId", key.moduleId);
+    await this.#deps.hubLimits?.admit(ctx, "registryOp");
     return this.#deps.writes.run(async () => {
       const current = await this.#deps.store.getIdentity(key);
+      if (current === undefined && key.moduleId === "") await this.#checkDeviceCount(ctx, 1);
       const entry = await this.#upsert(ctx, key, current, parsed, input.ifMatch);
       await this.#deps.store.write([{ kind: "put", entry }]);
       this.#deps.onIdentityChanged?.(key, entry.identity);
@@ -71,18 +83,41 @@ export class Registry {
     });
   }
 
-  async get(ctx: CallContext, deviceId: string, moduleId?: string): Promise<Record<string, unknown>> {
-    requireRight(ctx, "RegistryRead");
-    const key = this.#key(ctx, deviceId, moduleId);
-    const entry = await this.#deps.store.getIdentity(key);
-    if (entry === undefined) throw this.#notFound(ctx, key);
-    return render(entry.identity);
+  get(ctx: CallContext, deviceId: string, moduleId?: string): Promise<Record<string, unknown>> {
+    return this.#recorded(ctx, { deviceId, moduleId }, "get", async () => {
+      requireRight(ctx, "RegistryRead");
+      const key = this.#key(ctx, deviceId, moduleId);
+      await this.#deps.hubLimits?.admit(ctx, "registryOp");
+      const entry = await this.#deps.store.getIdentity(key);
+      if (entry === undefined) throw this.#notFound(ctx, key);
+      return render(entry.identity);
+    });
   }
 
   /** DELETE: If-Match must match the current etag ("*" or absent deletes unconditionally). */
-  async delete(ctx: CallContext, input: DeleteIdentityInput): Promise<void> {
+  delete(ctx: CallContext, input: DeleteIdentityInput): Promise<void> {
+    return this.#recorded(ctx, input, "delete", () => this.#delete(ctx, input));
+  }
+
+  /** Reports a failed get, create, update or delete of one identity (monitoring.md §2.4), then rethrows. */
+  async #recorded<T>(ctx: CallContext, key: { readonly deviceId: string; readonly moduleId?: string | undefined }, operation: "get" | "create" | "update" | "delete", run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (typeof key.deviceId === "string") {
+        this.#deps.events?.emit({
+          type: "identityOperationFailed", time: this.#deps.clock.now(), deviceId: key.deviceId, moduleId: key.moduleId ?? "", operation,
+          error: isHubError(error) ? error.errorName : "ServerError", ipAddress: ctx.client?.ipAddress,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async #delete(ctx: CallContext, input: DeleteIdentityInput): Promise<void> {
     requireRight(ctx, "RegistryWrite");
     const key = this.#key(ctx, input.deviceId, input.moduleId);
+    await this.#deps.hubLimits?.admit(ctx, "registryOp");
     await this.#deps.writes.run(async () => {
       const current = await this.#deps.store.getIdentity(key);
       if (current === undefined) throw this.#notFound(ctx, key);
@@ -97,6 +132,7 @@ export class Registry {
   /** GET /devices: up to `top` devices (IoT Hub treats a top outside 1-1000 as 1000). */
   async list(ctx: CallContext, top: number | undefined): Promise<Record<string, unknown>[]> {
     requireRight(ctx, "RegistryRead");
+    await this.#deps.hubLimits?.admit(ctx, "registryOp");
     const max = this.#deps.limits.maxDevicesInList;
     const limit = top !== undefined && Number.isInteger(top) && top >= 1 && top <= max ? top : max;
     const entries = await this.#deps.store.scan({ collection: "devices", limit });
@@ -106,6 +142,7 @@ export class Registry {
   async listModules(ctx: CallContext, deviceId: string): Promise<Record<string, unknown>[]> {
     requireRight(ctx, "RegistryRead");
     const key = this.#key(ctx, deviceId, undefined);
+    await this.#deps.hubLimits?.admit(ctx, "registryOp");
     if ((await this.#deps.store.getIdentity(key)) === undefined) throw this.#notFound(ctx, key);
     const modules = await this.#deps.store.listModules(deviceId);
     return modules.map((e) => renderModule(e.identity));
@@ -229,8 +266,10 @@ export class Registry {
   }
 
   /** Applies a bulk import request (POST /devices); see bulk.ts for IoT Hub's rules. */
-  bulk(ctx: CallContext, body: unknown): Promise<BulkResult> {
+  async bulk(ctx: CallContext, body: unknown): Promise<BulkResult> {
     requireRight(ctx, "RegistryWrite");
+    // [INF] One bulk request is one registry operation for the throttle; its new devices count against the registry size.
+    await this.#deps.hubLimits?.admit(ctx, "registryOp");
     return this.#deps.writes.run(() =>
       runBulk(ctx, body, {
         onWritten: (writes) => {
@@ -241,8 +280,14 @@ export class Registry {
         now: this.#deps.clock.now(),
         upsert: (key, current, input, ifMatch) => this.#upsert(ctx, key, current, input, ifMatch),
         notFound: (key) => this.#notFound(ctx, key),
+        checkDeviceCount: (adding) => this.#checkDeviceCount(ctx, adding),
       }),
     );
+  }
+
+  /** 413002 when `adding` more devices would exceed the hub's device limit (the free tier's 500, `--limit devices=`). */
+  async #checkDeviceCount(ctx: CallContext, adding: number): Promise<void> {
+    await this.#deps.hubLimits?.checkDeviceCount(ctx, adding, async () => (await this.#deps.store.countDevices()).total);
   }
 }
 

@@ -1,9 +1,10 @@
-import { HubError } from "../errors/index.js";
-import type { CallContext } from "../call-context.js";
+import { HubError, isHubError } from "../errors/index.js";
+import type { CallContext, DeviceCaller } from "../call-context.js";
 import type { HubEvents } from "../events/hub-event.js";
 import type { Clock } from "../ports/clock.js";
 import type { TelemetryLog, TelemetryRecord } from "../ports/telemetry-log.js";
 import type { Presence } from "../presence/presence.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 import { partitionOf } from "./partition-of.js";
 
 export interface TelemetryDeps {
@@ -12,6 +13,8 @@ export interface TelemetryDeps {
   readonly presence: Presence;
   readonly events: HubEvents;
   readonly partitionCount: number;
+  /** Tier limits: the D2C throttle and the daily quota (counted on ingress). */
+  readonly hubLimits?: HubLimits;
 }
 
 export interface DeviceMessage {
@@ -54,9 +57,23 @@ export class Telemetry {
     const caller = ctx.caller;
     if (caller.kind !== "device") throw new HubError("IotHubUnauthorizedAccess", { trackingId: ctx.trackingId, message: "Only devices and modules send telemetry" });
     const size = sizeOf(message);
+    try {
+      return await this.#send(ctx, caller, message, size, credential);
+    } catch (error) {
+      // The DeviceTelemetry resource log records refused messages (monitoring.md §2.2), never accepted ones.
+      if (isHubError(error)) {
+        const partition = partitionOf(caller.deviceId, this.#deps.partitionCount);
+        this.#deps.events.emit({ type: "telemetryRefused", time: this.#deps.clock.now(), deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: ctx.protocol, partition, sizeInBytes: size, error: error.errorName });
+      }
+      throw error;
+    }
+  }
+
+  async #send(ctx: CallContext, caller: DeviceCaller, message: DeviceMessage, size: number, credential: TelemetryCredential | undefined): Promise<TelemetryRecord> {
     if (size > MAX_MESSAGE) {
       throw new HubError("MessageTooLarge", { trackingId: ctx.trackingId, message: `The message is ${size} bytes; a device-to-cloud message is at most ${MAX_MESSAGE} bytes` });
     }
+    await this.#deps.hubLimits?.admit(ctx, "d2cSend", size);
     const connection = credential ?? this.#deps.presence.find(caller.deviceId, caller.moduleId)?.info;
     const now = this.#deps.clock.now();
     const system: Record<string, string> = { ...message.systemProperties };

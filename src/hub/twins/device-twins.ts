@@ -1,9 +1,10 @@
-import { HubError } from "../errors/index.js";
+import { HubError, isHubError } from "../errors/index.js";
 import type { CallContext, DeviceCaller } from "../call-context.js";
 import type { HubEvents } from "../events/hub-event.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdentityEntry, Store } from "../ports/store.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 import { identityNotFound } from "../registry/not-found.js";
 import { deviceTwinView, patchReported } from "./index.js";
 
@@ -12,6 +13,8 @@ export interface DeviceTwinsDeps {
   readonly clock: Clock;
   readonly writes: SerialQueue;
   readonly events: HubEvents;
+  /** Tier limits: basic tiers have no twins (403010), the twin read and update throttles, the quota. */
+  readonly hubLimits?: HubLimits;
 }
 
 function deviceCaller(ctx: CallContext): DeviceCaller {
@@ -29,9 +32,12 @@ export class DeviceTwins {
 
   async get(ctx: CallContext): Promise<{ desired: Record<string, unknown>; reported: Record<string, unknown> }> {
     const caller = deviceCaller(ctx);
-    const entry = await this.#find(ctx, caller);
-    this.#deps.events.emit({ type: "twinOperation", time: this.#deps.clock.now(), deviceId: caller.deviceId, moduleId: caller.moduleId, operation: "get" });
-    return deviceTwinView(entry.twin);
+    return this.#recorded(caller, "get", async () => {
+      await this.#deps.hubLimits?.admit(ctx, "twinRead");
+      const view = deviceTwinView((await this.#find(ctx, caller)).twin);
+      this.#deps.hubLimits?.meterJson(view);
+      return view;
+    });
   }
 
   /**
@@ -40,17 +46,38 @@ export class DeviceTwins {
    */
   async patchReported(ctx: CallContext, patch: unknown, expectedVersion?: number): Promise<number> {
     const caller = deviceCaller(ctx);
-    return this.#deps.writes.run(async () => {
-      const entry = await this.#find(ctx, caller);
-      const current = entry.twin.reported["$version"];
-      if (expectedVersion !== undefined && expectedVersion !== current) {
-        throw new HubError("PreconditionFailed", { trackingId: ctx.trackingId, message: `The reported properties are at $version ${String(current)}, not ${expectedVersion}` });
-      }
-      const twin = patchReported(entry.twin, patch, this.#deps.clock.now());
-      await this.#deps.store.write([{ kind: "put", entry: { identity: entry.identity, twin } }]);
-      this.#deps.events.emit({ type: "twinOperation", time: this.#deps.clock.now(), deviceId: caller.deviceId, moduleId: caller.moduleId, operation: "updateReported" });
-      return twin.reported["$version"] as number;
+    return this.#recorded(caller, "updateReported", async () => {
+      await this.#deps.hubLimits?.admit(ctx, "twinUpdate", Buffer.byteLength(JSON.stringify(patch) ?? ""));
+      return this.#deps.writes.run(async () => {
+        const entry = await this.#find(ctx, caller);
+        const current = entry.twin.reported["$version"];
+        if (expectedVersion !== undefined && expectedVersion !== current) {
+          throw new HubError("PreconditionFailed", { trackingId: ctx.trackingId, message: `The reported properties are at $version ${String(current)}, not ${expectedVersion}` });
+        }
+        const twin = patchReported(entry.twin, patch, this.#deps.clock.now());
+        await this.#deps.store.write([{ kind: "put", entry: { identity: entry.identity, twin } }]);
+        return twin.reported["$version"] as number;
+      });
     });
+  }
+
+  /** Runs a device twin operation and records it, failed or not (D2CTwinOperations logs both, with durationMs). */
+  async #recorded<T>(caller: DeviceCaller, operation: "get" | "updateReported", run: () => Promise<T>): Promise<T> {
+    const started = this.#deps.clock.now();
+    const emit = (error?: unknown): void => {
+      const time = this.#deps.clock.now();
+      // Anything but a HubError reaches the device as 500001 ServerError, so that is what is logged.
+      const failure = error === undefined ? {} : { error: isHubError(error) ? error.errorName : ("ServerError" as const) };
+      this.#deps.events.emit({ type: "twinOperation", time, deviceId: caller.deviceId, moduleId: caller.moduleId, operation, durationMs: time - started, ...failure });
+    };
+    try {
+      const result = await run();
+      emit();
+      return result;
+    } catch (error) {
+      emit(error);
+      throw error;
+    }
   }
 
   async #find(ctx: CallContext, caller: DeviceCaller): Promise<IdentityEntry> {

@@ -1,4 +1,5 @@
-import { HubError } from "../errors/index.js";
+import { HubError, isHubError } from "../errors/index.js";
+import type { HubEvents } from "../events/hub-event.js";
 import type { CallContext } from "../call-context.js";
 import { requireRight } from "../auth/service-auth.js";
 import type { Clock } from "../ports/clock.js";
@@ -7,6 +8,7 @@ import { identityEtag, etagMatches } from "../registry/etag.js";
 import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
+import type { HubLimits } from "../limits/hub-limits.js";
 import { patchTwin, renderTwin, replaceTwin, twinEtag, twinMatchView } from "./index.js";
 
 export interface TwinServiceDeps {
@@ -15,6 +17,10 @@ export interface TwinServiceDeps {
   readonly writes: SerialQueue;
   /** Told about every desired-property change, so a gateway holding the device's connection can notify it. */
   readonly onDesiredChange?: (key: IdentityKey, notification: Record<string, unknown>) => void;
+  /** Where reads and writes are reported (the C2DTwinOperations resource log). */
+  readonly events?: HubEvents;
+  /** Tier limits: basic tiers have no twins (403010), the twin read and update throttles, the quota. */
+  readonly hubLimits?: HubLimits;
 }
 
 export interface TwinWriteInput {
@@ -35,23 +41,62 @@ export class TwinService {
   }
 
   async get(ctx: CallContext, deviceId: string, moduleId?: string): Promise<Record<string, unknown>> {
-    requireRight(ctx, "ServiceConnect");
-    const entry = await this.#find(ctx, deviceId, moduleId);
-    return renderEntry(entry);
+    return this.#recorded(ctx, { deviceId, moduleId }, "get", undefined, async () => {
+      requireRight(ctx, "ServiceConnect");
+      await this.#deps.hubLimits?.admit(ctx, "twinRead");
+      const twin = renderEntry(await this.#find(ctx, deviceId, moduleId));
+      this.#deps.hubLimits?.meterJson(twin);
+      return twin;
+    });
   }
 
   /** PATCH /twins/{id}: deep merge into tags and desired; If-Match compares with the twin etag. */
   patch(ctx: CallContext, input: TwinWriteInput): Promise<Record<string, unknown>> {
-    return this.#write(ctx, input, patchTwin);
+    return this.#recorded(ctx, input, "patch", input.body, () => this.#write(ctx, input, patchTwin));
   }
 
   /** PUT /twins/{id}: replace tags and desired as a whole; reported is untouched. */
   replace(ctx: CallContext, input: TwinWriteInput): Promise<Record<string, unknown>> {
-    return this.#write(ctx, input, replaceTwin);
+    return this.#recorded(ctx, input, "replace", input.body, () => this.#write(ctx, input, replaceTwin));
+  }
+
+  /**
+   * Runs one service twin operation and reports it, succeeded or failed: C2DTwinOperations logs both, with
+   * durationMs and messageSize (monitoring.md §2.8) — the JSON sent for a write, the JSON returned for a read.
+   */
+  async #recorded(
+    ctx: CallContext,
+    key: { readonly deviceId: string; readonly moduleId?: string | undefined },
+    operation: "get" | "patch" | "replace",
+    sent: unknown,
+    run: () => Promise<Record<string, unknown>>,
+  ): Promise<Record<string, unknown>> {
+    const events = this.#deps.events;
+    if (events === undefined) return run();
+    const started = this.#deps.clock.now();
+    const emit = (message: unknown, error?: unknown): void => {
+      if (typeof key.deviceId !== "string") return;
+      const time = this.#deps.clock.now();
+      const messageSize = message === undefined ? 0 : Buffer.byteLength(JSON.stringify(message) ?? "");
+      const failure = error === undefined ? {} : { error: isHubError(error) ? error.errorName : ("ServerError" as const) };
+      events.emit({
+        type: "serviceTwinOperation", time, deviceId: key.deviceId, moduleId: key.moduleId ?? "", operation, durationMs: time - started, messageSize,
+        sdkVersion: ctx.client?.sdkVersion, ...failure,
+      });
+    };
+    try {
+      const result = await run();
+      emit(operation === "get" ? result : sent);
+      return result;
+    } catch (error) {
+      emit(sent, error);
+      throw error;
+    }
   }
 
   async #write(ctx: CallContext, input: TwinWriteInput, change: TwinChange): Promise<Record<string, unknown>> {
     requireRight(ctx, "ServiceConnect");
+    await this.#deps.hubLimits?.admit(ctx, "twinUpdate", Buffer.byteLength(JSON.stringify(input.body) ?? ""));
     return this.#deps.writes.run(async () => {
       const entry = await this.#find(ctx, input.deviceId, input.moduleId);
       if (!etagMatches(input.ifMatch, twinEtag(entry.twin))) {

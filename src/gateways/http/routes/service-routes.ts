@@ -3,6 +3,7 @@ import type { CallContext, Hub } from "../../../hub/index.js";
 import { checkApiVersion } from "../api-version.js";
 import { registerAdminC2dRoute } from "./admin-c2d-route.js";
 import { registerAdminConsumerGroupsRoute } from "./admin-consumer-groups-route.js";
+import { registerAdminLogsRoute, type ResourceLogSearch } from "./admin-logs-route.js";
 
 type Params = { id: string; mid?: string };
 
@@ -12,12 +13,15 @@ function header(request: FastifyRequest, name: string): string | undefined {
 }
 
 /** The service REST API that azure-iothub's Registry uses (service-protocol §3.3). */
-export function registerServiceRoutes(app: FastifyInstance, hub: Hub): void {
+export function registerServiceRoutes(app: FastifyInstance, hub: Hub, options: { readonly resourceLogs?: ResourceLogSearch | undefined } = {}): void {
   /** Checks api-version and the policy token of a service call, and makes its call context. */
   const context = (request: FastifyRequest): CallContext => {
-    checkApiVersion((request.query as Record<string, unknown>)["api-version"]);
+    const apiVersion = (request.query as Record<string, unknown>)["api-version"];
+    checkApiVersion(apiVersion);
     const caller = hub.serviceAuth.authenticate(header(request, "authorization"), request.trackingId);
-    return { caller, protocol: "https", trackingId: request.trackingId };
+    // Service-side resource logs carry the api-version as sdkVersion (monitoring.md §2.8) and the caller's masked IP.
+    const client = { ipAddress: request.ip, sdkVersion: typeof apiVersion === "string" ? apiVersion : undefined };
+    return { caller, protocol: "https", trackingId: request.trackingId, client };
   };
   const ids = (request: FastifyRequest): Params => request.params as Params;
   const ifMatch = (request: FastifyRequest): string | undefined => header(request, "if-match");
@@ -73,6 +77,7 @@ export function registerServiceRoutes(app: FastifyInstance, hub: Hub): void {
 
   registerAdminC2dRoute(app, hub, context);
   registerAdminConsumerGroupsRoute(app, hub, context);
+  if (options.resourceLogs !== undefined) registerAdminLogsRoute(app, hub, context, options.resourceLogs);
   app.get("/admin/clock", async (request) => hub.clockAdmin.status(context(request)));
   app.post("/admin/clock", async (request) => hub.clockAdmin.advance(context(request), request.body));
 
