@@ -9,6 +9,7 @@ import { runClock } from "./clock-command.js";
 import { runLogs, type LogsOptions } from "./logs-command.js";
 import { runConsumerGroupAdd, runConsumerGroupList, runConsumerGroupRemove } from "./consumer-group-command.js";
 import { runExplain } from "./explain-command.js";
+import { runFaultAdd, runFaultList, runFaultRemove, type FaultAddOptions } from "./fault-command.js";
 import type { CliDeps } from "./cli-deps.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runStart } from "./start-command.js";
 
@@ -188,6 +189,43 @@ export async function runCli(
     .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
     .action(async (name: string, options: { dataDir?: string }) => {
       exitCode = await runConsumerGroupRemove(name, options, env, deps);
+    });
+
+  const fault = program
+    .command("fault")
+    .description("Fault injection on the running hub: make chosen operations fail, drop or wait (see README, \"Fault injection\").");
+  fault
+    .command("add")
+    .description("Add a fault rule; prints its id.")
+    .option("--error <error>", "an IoT Hub error code or name (e.g. 403002, ThrottlingException), or drop, refuseConnect, delay")
+    .option("--operation <op>", "connect, d2c, c2d.send, c2d.receive, c2d.settle, twin.get, twin.reported, twin.desired, method.invoke, registry, query, fileUpload, or *")
+    .option("--device <id>", "only calls of (or about) this device")
+    .option("--module <id>", "only calls of this module of --device")
+    .option("--protocol <protocol>", "only calls over mqtt, amqp or https")
+    .option("--count <n>", "apply n times, then the rule is spent")
+    .option("--probability <p>", "apply to this fraction of matching calls (0 < p <= 1)")
+    .option("--seed <n>", "seed of --probability, so a run repeats exactly")
+    .option("--after <seconds>", "start this many hub seconds from now")
+    .option("--duration <seconds>", "stay active this many hub seconds")
+    .option("--delay <seconds>", "for --error delay: how long the acknowledgement waits")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (options: FaultAddOptions) => {
+      exitCode = await runFaultAdd(options, env, deps);
+    });
+  fault
+    .command("list")
+    .description("List the fault rules, with how often each has applied.")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (options: { dataDir?: string }) => {
+      exitCode = await runFaultList(options, env, deps);
+    });
+  fault
+    .command("remove")
+    .description("Remove a fault rule.")
+    .argument("<id>", "the rule id, as add and list print it")
+    .option("--data-dir <path>", `the hub's data directory ${sources("dataDir")}`)
+    .action(async (id: string, options: { dataDir?: string }) => {
+      exitCode = await runFaultRemove(id, options, env, deps);
     });
 
   program

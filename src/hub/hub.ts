@@ -24,6 +24,8 @@ import { Registry } from "./registry/registry.js";
 import { Telemetry } from "./telemetry/telemetry.js";
 import { HubTimers } from "./timers/hub-timers.js";
 import { HubLimits } from "./limits/hub-limits.js";
+import { FaultRules } from "./faults/fault-rules.js";
+import { MessageFaults } from "./faults/message-faults.js";
 import { resolveLimits, type LimitsInput } from "./limits/tiers.js";
 import { DeviceTwins } from "./twins/device-twins.js";
 import { TwinService } from "./twins/twin-service.js";
@@ -83,6 +85,8 @@ export interface Hub {
   readonly eventHub: EventHubEndpoint;
   /** Tier, daily quota, throttles and device count (issue #6). */
   readonly limits: HubLimits;
+  /** Fault injection rules, `/admin/faults` (issue #6, decision 0012). */
+  readonly faults: FaultRules;
   /** Stops the hub's timers (shutdown). */
   stop(): void;
 }
@@ -112,6 +116,8 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   let presence: Presence | undefined;
   let c2d: C2dQueue | undefined;
   let fileUploads: FileUploads | undefined;
+  // "drop" faults and the SDK's Kill* faults close a live connection through Presence, built below.
+  const faults = new FaultRules({ clock, timers, disconnect: (key, reason) => presence?.disconnect(key, reason) });
   const registry = new Registry({
     store: deps.store,
     clock,
@@ -121,6 +127,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     connectedCount: () => presence?.connectedCount ?? 0,
     events,
     hubLimits,
+    faults,
     // IoT Hub closes the connection of a device that is disabled or deleted while connected.
     onIdentityChanged: (key: IdentityKey, identity) => {
       if (identity === undefined) {
@@ -134,7 +141,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       }
     },
   });
-  presence = new Presence({ clock, timers, events, hubLimits, recordConnectionState: (key, connected, time) => registry.recordConnectionState(key, connected, time) });
+  presence = new Presence({ clock, timers, events, hubLimits, faults, recordConnectionState: (key, connected, time) => registry.recordConnectionState(key, connected, time) });
   const livePresence = presence;
   const twins = new TwinService({
     store: deps.store,
@@ -142,6 +149,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     writes,
     events,
     hubLimits,
+    faults,
     onDesiredChange: (key, notification) => {
       const connection = livePresence.find(key.deviceId, key.moduleId);
       if (connection === undefined || !connection.link.subscribed("desired")) return;
@@ -167,6 +175,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     onFeedback: (records) => feedback.notify(records),
     reportError: deps.reportError,
     hubLimits,
+    faults,
     ...(deps.c2dSettings === undefined ? {} : { settings: deps.c2dSettings }),
   });
   await c2d.recover();
@@ -182,6 +191,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     ids: deps.ids,
     reportError: deps.reportError,
     hubLimits,
+    faults,
     ...(deps.fileUploadSettings === undefined ? {} : { settings: deps.fileUploadSettings }),
   });
   await fileUploads.recover();
@@ -208,10 +218,10 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     deviceAuth: new DeviceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, store: deps.store, policies: () => policies, trustedCas: () => trustedCas }),
     registry,
     twins,
-    deviceTwins: new DeviceTwins({ store: deps.store, clock, writes, events, hubLimits }),
-    query: new QueryService({ store: deps.store, events, clock, hubLimits }),
+    deviceTwins: new DeviceTwins({ store: deps.store, clock, writes, events, hubLimits, faults }),
+    query: new QueryService({ store: deps.store, events, clock, hubLimits, faults }),
     presence,
-    methods: new Methods({ store: deps.store, clock, timers, presence, events, hubLimits }),
+    methods: new Methods({ store: deps.store, clock, timers, presence, events, hubLimits, faults }),
     c2d: liveC2d,
     feedback,
     eventHubAuth: new EventHubAuth({ wallClock: deps.wallClock, policies: () => policies, entityName: deps.eventHubName }),
@@ -219,7 +229,11 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     fileUploads: liveFileUploads,
     eventHub,
     limits: hubLimits,
-    telemetry: new Telemetry({ log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount, hubLimits }),
+    faults,
+    telemetry: new Telemetry({
+      log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount, hubLimits, faults,
+      messageFaults: new MessageFaults({ timers, rules: faults, find: (key) => livePresence.find(key.deviceId, key.moduleId)?.link, disconnect: (key, reason) => livePresence.disconnect(key, reason) }),
+    }),
     stop() {
       eventHub.stop();
       timers.clear();

@@ -2,6 +2,17 @@
 export { createHub, TRUSTED_CAS_SETTING, type Hub, type HubDeps } from "./hub.js";
 export type { CallContext, Caller, ClientInfo, PolicyCaller, DeviceCaller } from "./call-context.js";
 export { requireAllRights } from "./admin/clock-admin.js";
+export {
+  FAULT_OPERATIONS,
+  FAULT_PROTOCOLS,
+  FAULT_PROPERTIES,
+  MESSAGE_FAULT_TYPES,
+  TRANSPORT_FAULTS,
+  isDropFault,
+  type FaultRules,
+  type FaultRule,
+  type FaultOperation,
+} from "./faults/index.js";
 export { HubError, HUB_ERRORS, isHubError, isHubErrorName, type ErrorSpec, type HubErrorName } from "./errors/index.js";
 export { RIGHTS, type Right, type SharedAccessPolicy } from "./auth/rights.js";
 export { createSasToken } from "./auth/sas-token.js";
@@ -11,7 +22,7 @@ export type { Ids } from "./ports/ids.js";
 export type { Store, IdentityEntry, IdentityKey, IdentityRecord, TwinRecord, StoreWrite } from "./ports/store.js";
 export type { QueryPage } from "./query/query-service.js";
 export type { BulkResult } from "./registry/bulk.js";
-export type { DeviceLink, DeviceSubscription } from "./ports/device-link.js";
+export type { DeviceLink, DeviceLinkRole, DeviceSubscription } from "./ports/device-link.js";
 export type { C2dStore, C2dMessage, C2dAck, C2dFeedbackRecord, C2dFeedbackStatus, C2dSystemProperties } from "./ports/c2d-store.js";
 export type { C2dQueue, C2dSendInput, C2dSendSystemProperties, C2dPurgeResult, C2dSettings, C2dEvent } from "./c2d/index.js";
 export { FEEDBACK_CONTENT_TYPE, renderFeedbackBody, type C2dFeedback, type C2dFeedbackBatch, type C2dFeedbackSettings } from "./c2d/index.js";

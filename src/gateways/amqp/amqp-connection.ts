@@ -1,6 +1,6 @@
 import type { X509Certificate } from "node:crypto";
 import rhea, { type Connection, type Delivery, type EventContext, type Message, type Receiver, type Sender, type Session } from "rhea";
-import { HubError, isHubError, type CallContext, type Hub, type HubErrorName, type PolicyCaller } from "../../hub/index.js";
+import { HubError, isDropFault, isHubError, type CallContext, type Hub, type HubErrorName, type PolicyCaller } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { asHubError, toAmqpError } from "./amqp-error.js";
 import { AmqpDevice } from "./amqp-device.js";
@@ -204,6 +204,8 @@ export class AmqpConnection implements AmqpScope {
       await this.#authorize(audience, token);
     } catch (error) {
       const hubError = asHubError(error);
+      // A "drop" fault rule on connect: the connection goes, with no put-token reply.
+      if (isDropFault(error)) return this.close(hubError.errorName);
       if (hubError.errorName === "ServerError") this.logger.error({ err: error }, "CBS put-token failed");
       status = hubError.spec.httpStatus;
       description = hubError.message;

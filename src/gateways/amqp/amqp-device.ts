@@ -9,6 +9,7 @@ import {
   type DeviceAuthResult,
   type DeviceConnection,
   type DeviceLink,
+  type DeviceLinkRole,
   type DeviceSubscription,
   type Hub,
   type HubErrorName,
@@ -34,6 +35,16 @@ const MAX_PENDING_METHODS = 1000;
 
 type DeviceLinkKind = "d2c" | "c2d" | "methods" | "twin";
 type Role = `${DeviceLinkKind}:${"send" | "receive"}`;
+
+// The core names links from the device's side; roles here are the hub's side of each link.
+const ROLE_OF: Readonly<Record<DeviceLinkRole, Role>> = {
+  d2c: "d2c:receive",
+  c2d: "c2d:send",
+  twinRequest: "twin:receive",
+  twinResponse: "twin:send",
+  methodRequest: "methods:send",
+  methodResponse: "methods:receive",
+};
 
 // System properties a device sets through AMQP message properties and annotations, by IoT Hub name (as the MQTT
 // property bag and HTTPS headers name them).
@@ -163,7 +174,21 @@ export class AmqpDevice {
         this.#push("methods:send", { correlation_id: wireId(uuid), application_properties: { "IoThub-methodname": methodName }, body: dataBody(payload) } as Message);
       },
       close: (reason) => this.#close(reason),
+      detach: (role, reason) => this.#detach(ROLE_OF[role], reason),
     };
+  }
+
+  /** Fault injection (KillAmqp*Link): detaches one link with an error; the SDK then tears down and reconnects. */
+  #detach(role: Role, reason: HubErrorName): boolean {
+    const link = this.#links.get(role);
+    if (link === undefined || !link.is_open()) return false;
+    // `refuse` drops the link's handler, so forget the link here as its close handler would have.
+    this.#links.delete(role);
+    if (role === "twin:send") this.#desired = false;
+    if (role === "c2d:send") this.#c2dInFlight.clear();
+    this.#deps.scope.refuse(link, new HubError(reason, { message: `The ${role.split(":")[0]} link was detached by an injected fault` }));
+    this.#connection?.subscriptionsChanged();
+    return true;
   }
 
   #open(role: Role): boolean {

@@ -80,6 +80,7 @@ export function createAmqpGateway(deps: AmqpGatewayDeps): AmqpGateway {
 
   const accept = (stream: Duplex, socket: TLSSocket | undefined): void => {
     const connection = container.create_connection({ id: deps.hub.ids.trackingId(), idle_time_out: IDLE_TIME_OUT_MS } as never);
+    tolerateFramesAfterEnd(connection);
     const state = new AmqpConnection(
       { hub: deps.hub, logger: deps.logger, factories, eventHubName: deps.eventHubName },
       connection,
@@ -112,4 +113,21 @@ export function createAmqpGateway(deps: AmqpGatewayDeps): AmqpGateway {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * rhea drops the whole connection with a protocol error when a frame arrives for a session that has ended. The Event
+ * Hubs SDK does send such frames: closing a receiver mid-stream, it sends `end` and then still a flow or disposition
+ * for what was in flight, and its close() then never resolves (found by `npm run bench:amqp`). Frames for a session
+ * that no longer exists concern nothing the hub still holds, so they are ignored instead.
+ */
+function tolerateFramesAfterEnd(connection: Connection): void {
+  const raw = connection as unknown as Record<string, unknown> & { remote_channel_map: Record<number, unknown> };
+  for (const name of ["on_disposition", "on_flow", "on_transfer", "on_detach", "on_end"]) {
+    const original = raw[name] as (frame: { channel: number }) => void;
+    raw[name] = function (this: typeof raw, frame: { channel: number }) {
+      if (this.remote_channel_map[frame.channel] === undefined) return;
+      original.call(this, frame);
+    };
+  }
 }

@@ -26,8 +26,11 @@ export async function authenticateDeviceRequest(hub: Hub, request: FastifyReques
       authorization !== undefined
         ? await hub.deviceAuth.authenticateSas(identity, authorization, request.trackingId)
         : await hub.deviceAuth.authenticateX509(identity, peerChain(request.raw.socket as TLSSocket), request.trackingId);
+    const ctx: CallContext = { caller: auth.caller, protocol: "https", trackingId: request.trackingId, client };
+    // Each HTTPS request is its own "connection": connect fault rules (refuseConnect: 503, drop, delay) apply here.
+    await hub.faults.enter(ctx, "connect");
     return {
-      ctx: { caller: auth.caller, protocol: "https", trackingId: request.trackingId, client },
+      ctx,
       credential: { authMethod: renderConnectionAuthMethod(auth.authMethod), generationId: auth.generationId },
     };
   } catch (error) {

@@ -2,7 +2,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer, createWebSocketStream } from "ws";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { HubError, type Hub } from "../../hub/index.js";
+import { HubError, isDropFault, type Hub } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { renderHttpError } from "./render-error.js";
 import { toHubError } from "./to-hub-error.js";
@@ -94,6 +94,8 @@ export function createHttpGateway(deps: HttpGatewayDeps): HttpGateway {
 }
 
 function sendError(deps: HttpGatewayDeps, thrown: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  // A "drop" fault rule: the connection goes without an answer, as a network failure would look.
+  if (isDropFault(thrown)) return void request.raw.socket.destroy();
   const { error, unexpected } = toHubError(thrown);
   if (unexpected) {
     deps.logger.error({ err: thrown, trackingId: request.trackingId, method: request.method, url: request.url.split("?")[0] }, "Unexpected error in an HTTPS request");

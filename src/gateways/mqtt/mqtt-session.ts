@@ -3,6 +3,7 @@ import type { X509Certificate } from "node:crypto";
 import mqtt from "mqtt-packet";
 import {
   HubError,
+  isDropFault,
   isHubError,
   renderConnectionAuthMethod,
   type CallContext,
@@ -169,6 +170,8 @@ export class MqttSession {
     } catch (error) {
       if (!isHubError(error)) throw error;
       hub.events.emit({ type: "connectionRefused", time: hub.clock.now(), deviceId: identity.deviceId, moduleId: identity.moduleId, protocol: "mqtt", error: error.errorName, ...client });
+      // A "drop" fault rule on connect: the socket closes with no CONNACK at all.
+      if (isDropFault(error)) return this.close(error.errorName);
       return this.#connack(error.spec.mqtt.connack ?? 5, error.message);
     }
   }

@@ -16,6 +16,7 @@ import {
 } from "../ports/c2d-store.js";
 import type { HubTimers, TimerHandle } from "../timers/hub-timers.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
 import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
@@ -60,6 +61,8 @@ export interface C2dQueueDeps {
   readonly settings?: Partial<C2dSettings>;
   /** Tier limits: basic tiers have no C2D (403010), the send and HTTPS receive throttles, the quota (on delivery). */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 /** What the service's send carries, as the gateway decoded it. */
@@ -167,6 +170,7 @@ export class C2dQueue {
     if (requestedExpiry !== undefined && (typeof requestedExpiry !== "number" || !Number.isFinite(requestedExpiry))) {
       throw invalid(ctx, "The expiry time must be a time (ms since epoch)");
     }
+    await this.#deps.faults?.enter(ctx, "c2d.send", { deviceId });
     await this.#deps.hubLimits?.admit(ctx, "c2dSend");
     return this.#op(deviceId, async (fx) => {
       const now = this.#deps.clock.now();
@@ -210,6 +214,7 @@ export class C2dQueue {
    */
   async receive(ctx: CallContext, input: { readonly deviceId: string }): Promise<C2dMessage | undefined> {
     const { deviceId } = deviceCaller(ctx, input.deviceId);
+    await this.#deps.faults?.enter(ctx, "c2d.receive");
     await this.#deps.hubLimits?.admit(ctx, "c2dReceive");
     return this.#op(deviceId, async (fx) => {
       const now = this.#deps.clock.now();
@@ -349,6 +354,7 @@ export class C2dQueue {
 
   async #settleLocked(ctx: CallContext, lockToken: string, outcome: Outcome): Promise<void> {
     const { deviceId } = deviceCaller(ctx, undefined);
+    await this.#deps.faults?.enter(ctx, "c2d.settle");
     await this.#op(deviceId, async (fx) => {
       const now = this.#deps.clock.now();
       // Locks that ended (and messages that expired) are released first, so their tokens are no longer found.

@@ -456,6 +456,7 @@ export const EXPLANATIONS: Record<HubErrorName, ErrorExplanation> = {
     ],
     sdk: "`azure-iothub` raises `InternalServerError` for HTTP 500 and `amqp:internal-error` is `InternalServerError` over AMQP. `Client` operations and device SDK operations retry it; `Registry` calls do not. MQTT devices are disconnected and reconnect.",
     fix: "Retry with back-off (make the operation idempotent first). If it persists, collect the tracking id from the error message for support, or from Malachite's log.",
+    reproduce: "Add a fault rule: `malachite fault add --error 500001 --operation twin.get --device <id> --count 1` fails that device's next twin read (any operation can be chosen).",
   },
   JobCancelled: {
     summary: "The job was cancelled before it finished.",
@@ -500,6 +501,7 @@ export const EXPLANATIONS: Record<HubErrorName, ErrorExplanation> = {
     ],
     sdk: "`ServiceUnavailableError` for HTTP 503, retried by `Client` and the device SDK; not retried in `Registry` calls. The AMQP condition `com.microsoft:server-busy` is a plain `Error` in the IoT SDKs and `ServerBusyError` (retried) in `@azure/event-hubs`.",
     fix: "Back off and retry; reduce bursts of requests.",
+    reproduce: "Add a fault rule: `malachite fault add --error 503005 --operation d2c --probability 0.2 --seed 1` refuses about one message in five, the same ones on every run.",
   },
   ReceiveLinkOpensThrottled: {
     summary: "Too many AMQP receive links were opened in a short time, so the hub refused this one for now.",

@@ -8,6 +8,7 @@ import type { Ids } from "../ports/ids.js";
 import type { Store } from "../ports/store.js";
 import type { HubTimers, TimerHandle } from "../timers/hub-timers.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 import { KeyedSerial } from "../c2d/keyed-serial.js";
 import { hubTime } from "../time.js";
 import type { FileUploadEvent, FileUploadEventSink } from "./file-upload-events.js";
@@ -61,6 +62,8 @@ export interface FileUploadsDeps {
   readonly settings?: Partial<FileUploadSettings>;
   /** Tier limits: the file upload throttle; initiation and completion count one message each against the quota. */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 /** The reply of `POST /devices/{id}/files`, field for field. */
@@ -136,6 +139,7 @@ export class FileUploads {
     if (blobName.length > FILE_UPLOAD_MAX_BLOB_NAME) {
       throw invalid(ctx, `The blob name '${deviceId}/…' is ${blobName.length} characters long; with the device id prefix it must be at most ${FILE_UPLOAD_MAX_BLOB_NAME}`);
     }
+    await this.#deps.faults?.enter(ctx, "fileUpload");
     await this.#deps.hubLimits?.admit(ctx, "fileUploadStart");
     return this.#serial.run(deviceId, async () => {
       const now = this.#deps.clock.now();
@@ -172,6 +176,7 @@ export class FileUploads {
   async notify(ctx: CallContext, input: FileUploadNotifyInput): Promise<void> {
     const deviceId = deviceCaller(ctx, input.deviceId);
     const outcome = checkOutcome(ctx, input);
+    await this.#deps.faults?.enter(ctx, "fileUpload");
     await this.#deps.hubLimits?.admit(ctx, "fileUploadComplete");
     await this.#serial.run(deviceId, async () => {
       const now = this.#deps.clock.now();

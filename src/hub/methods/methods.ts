@@ -7,6 +7,7 @@ import type { Store } from "../ports/store.js";
 import type { Presence } from "../presence/presence.js";
 import type { HubTimers } from "../timers/hub-timers.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
 
@@ -18,6 +19,8 @@ export interface MethodsDeps {
   readonly events: HubEvents;
   /** Tier limits: basic tiers have no methods (403010), the method throttle, request and response count as messages. */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 export interface InvokeInput {
@@ -90,6 +93,7 @@ export class Methods {
     if (payload.length > MAX_PAYLOAD) {
       throw new HubError("MessageTooLarge", { trackingId: ctx.trackingId, message: `The method payload is ${payload.length} bytes; the limit is ${MAX_PAYLOAD}` });
     }
+    await this.#deps.faults?.enter(ctx, "method.invoke", { deviceId: input.deviceId, moduleId });
     await this.#deps.hubLimits?.admit(ctx, "methodInvoke", payload.length);
     const key = { deviceId: input.deviceId, moduleId };
     const entry = await this.#deps.store.getIdentity(key);

@@ -6,6 +6,7 @@ import type { DeviceLink, DeviceSubscription } from "../ports/device-link.js";
 import type { IdentityKey } from "../ports/store.js";
 import type { HubTimers } from "../timers/hub-timers.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 
 export interface ConnectInfo {
   readonly protocol: "mqtt" | "amqp";
@@ -35,6 +36,8 @@ export interface PresenceDeps {
   readonly recordConnectionState: (key: IdentityKey, connected: boolean, time: number) => Promise<void>;
   /** Tier limits: the throttle on new device connections. */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 interface Waiter {
@@ -72,6 +75,8 @@ export class Presence {
     // Only a shaped connection waits: an admitted one registers in this same turn, as before throttles existed.
     const admitted = this.#deps.hubLimits?.admit({ protocol: info.protocol }, "deviceConnect");
     if (admitted !== undefined) await admitted;
+    const faulted = this.#deps.faults?.enter({ caller, protocol: info.protocol }, "connect");
+    if (faulted !== undefined) await faulted;
     const key = keyOf(caller.deviceId, caller.moduleId);
     const previous = this.#connections.get(key);
     let open = true;

@@ -8,6 +8,7 @@ import type { IdentityEntry, IdentityKey, Store } from "../ports/store.js";
 import { matchView, renderEntry } from "../twins/twin-service.js";
 import { compileQuery, type CompiledQuery } from "./index.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 
 export interface QueryServiceDeps {
   readonly store: Store;
@@ -16,6 +17,8 @@ export interface QueryServiceDeps {
   readonly clock?: Clock;
   /** Tier limits: basic tiers have no twins to query (403010), the query throttle, the quota (by result size). */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 export interface QueryInput {
@@ -96,6 +99,7 @@ export class QueryService {
     const cursor = input.continuation === undefined ? { q: digest, returned: 0 } : readCursor(ctx, input.continuation, digest);
     const pageSize = pageSizeOf(input.maxItemCount);
     const limit = Math.min(pageSize, (compiled.top ?? Infinity) - cursor.returned);
+    await this.#deps.faults?.enter(ctx, "query");
     await this.#deps.hubLimits?.admit(ctx, "query");
     const page = compiled.isAggregate ? await this.#aggregatePage(compiled, cursor, limit) : await this.#documentPage(compiled, cursor, limit);
     // Service-protocol.md §7.1: twin queries count against the daily quota by result size.

@@ -15,6 +15,7 @@ import { parseIdentityInput, type IdentityInput } from "./identity-input.js";
 import { renderDevice, renderModule } from "./render-identity.js";
 import { runBulk, type BulkResult } from "./bulk.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 
 export interface RegistryDeps {
   readonly store: Store;
@@ -31,6 +32,8 @@ export interface RegistryDeps {
   readonly events?: HubEvents;
   /** Tier limits: the registry operations throttle and the registry's device count (413002). */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 export interface PutIdentityInput {
@@ -72,6 +75,7 @@ export class Registry {
     const parsed = parseIdentityInput(body, this.#deps.ids);
     checkBodyId(body, "deviceId", key.deviceId);
     if (key.moduleId !== "") checkBodyId(body, "moduleId", key.moduleId);
+    await this.#deps.faults?.enter(ctx, "registry", key);
     await this.#deps.hubLimits?.admit(ctx, "registryOp");
     return this.#deps.writes.run(async () => {
       const current = await this.#deps.store.getIdentity(key);
@@ -87,6 +91,7 @@ export class Registry {
     return this.#recorded(ctx, { deviceId, moduleId }, "get", async () => {
       requireRight(ctx, "RegistryRead");
       const key = this.#key(ctx, deviceId, moduleId);
+      await this.#deps.faults?.enter(ctx, "registry", key);
       await this.#deps.hubLimits?.admit(ctx, "registryOp");
       const entry = await this.#deps.store.getIdentity(key);
       if (entry === undefined) throw this.#notFound(ctx, key);
@@ -117,6 +122,7 @@ export class Registry {
   async #delete(ctx: CallContext, input: DeleteIdentityInput): Promise<void> {
     requireRight(ctx, "RegistryWrite");
     const key = this.#key(ctx, input.deviceId, input.moduleId);
+    await this.#deps.faults?.enter(ctx, "registry", key);
     await this.#deps.hubLimits?.admit(ctx, "registryOp");
     await this.#deps.writes.run(async () => {
       const current = await this.#deps.store.getIdentity(key);
@@ -132,6 +138,7 @@ export class Registry {
   /** GET /devices: up to `top` devices (IoT Hub treats a top outside 1-1000 as 1000). */
   async list(ctx: CallContext, top: number | undefined): Promise<Record<string, unknown>[]> {
     requireRight(ctx, "RegistryRead");
+    await this.#deps.faults?.enter(ctx, "registry");
     await this.#deps.hubLimits?.admit(ctx, "registryOp");
     const max = this.#deps.limits.maxDevicesInList;
     const limit = top !== undefined && Number.isInteger(top) && top >= 1 && top <= max ? top : max;
@@ -142,6 +149,7 @@ export class Registry {
   async listModules(ctx: CallContext, deviceId: string): Promise<Record<string, unknown>[]> {
     requireRight(ctx, "RegistryRead");
     const key = this.#key(ctx, deviceId, undefined);
+    await this.#deps.faults?.enter(ctx, "registry", key);
     await this.#deps.hubLimits?.admit(ctx, "registryOp");
     if ((await this.#deps.store.getIdentity(key)) === undefined) throw this.#notFound(ctx, key);
     const modules = await this.#deps.store.listModules(deviceId);
@@ -269,6 +277,7 @@ export class Registry {
   async bulk(ctx: CallContext, body: unknown): Promise<BulkResult> {
     requireRight(ctx, "RegistryWrite");
     // [INF] One bulk request is one registry operation for the throttle; its new devices count against the registry size.
+    await this.#deps.faults?.enter(ctx, "registry");
     await this.#deps.hubLimits?.admit(ctx, "registryOp");
     return this.#deps.writes.run(() =>
       runBulk(ctx, body, {

@@ -5,6 +5,8 @@ import type { Clock } from "../ports/clock.js";
 import type { TelemetryLog, TelemetryRecord } from "../ports/telemetry-log.js";
 import type { Presence } from "../presence/presence.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
+import type { MessageFaults } from "../faults/message-faults.js";
 import { partitionOf } from "./partition-of.js";
 
 export interface TelemetryDeps {
@@ -15,6 +17,10 @@ export interface TelemetryDeps {
   readonly partitionCount: number;
   /** Tier limits: the D2C throttle and the daily quota (counted on ingress). */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
+  /** The SDK e2e suites' `AzIoTHub_FaultOperation*` message properties. */
+  readonly messageFaults?: MessageFaults;
 }
 
 export interface DeviceMessage {
@@ -73,6 +79,10 @@ export class Telemetry {
     if (size > MAX_MESSAGE) {
       throw new HubError("MessageTooLarge", { trackingId: ctx.trackingId, message: `The message is ${size} bytes; a device-to-cloud message is at most ${MAX_MESSAGE} bytes` });
     }
+    // Awaited only when a rule fires, so unfaulted telemetry keeps its single pass (MQTT pipelines its window).
+    const faulted = this.#deps.faults?.enter(ctx, "d2c");
+    if (faulted !== undefined) await faulted;
+    const afterAccepted = this.#deps.messageFaults?.prepare(ctx, message.properties);
     await this.#deps.hubLimits?.admit(ctx, "d2cSend", size);
     const connection = credential ?? this.#deps.presence.find(caller.deviceId, caller.moduleId)?.info;
     const now = this.#deps.clock.now();
@@ -88,6 +98,7 @@ export class Telemetry {
     const partition = partitionOf(caller.deviceId, this.#deps.partitionCount);
     const [record] = await this.#deps.log.append([{ partition, enqueuedTime: now, body: message.body, properties: message.properties, systemProperties: system }]);
     this.#deps.events.emit({ type: "telemetryAccepted", time: now, deviceId: caller.deviceId, moduleId: caller.moduleId, partition, sizeInBytes: size });
+    afterAccepted?.();
     return record!;
   }
 }

@@ -5,6 +5,7 @@ import type { Clock } from "../ports/clock.js";
 import type { IdentityEntry, Store } from "../ports/store.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 import { identityNotFound } from "../registry/not-found.js";
 import { deviceTwinView, patchReported } from "./index.js";
 
@@ -15,6 +16,8 @@ export interface DeviceTwinsDeps {
   readonly events: HubEvents;
   /** Tier limits: basic tiers have no twins (403010), the twin read and update throttles, the quota. */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 function deviceCaller(ctx: CallContext): DeviceCaller {
@@ -33,6 +36,7 @@ export class DeviceTwins {
   async get(ctx: CallContext): Promise<{ desired: Record<string, unknown>; reported: Record<string, unknown> }> {
     const caller = deviceCaller(ctx);
     return this.#recorded(caller, "get", async () => {
+      await this.#deps.faults?.enter(ctx, "twin.get");
       await this.#deps.hubLimits?.admit(ctx, "twinRead");
       const view = deviceTwinView((await this.#find(ctx, caller)).twin);
       this.#deps.hubLimits?.meterJson(view);
@@ -47,6 +51,7 @@ export class DeviceTwins {
   async patchReported(ctx: CallContext, patch: unknown, expectedVersion?: number): Promise<number> {
     const caller = deviceCaller(ctx);
     return this.#recorded(caller, "updateReported", async () => {
+      await this.#deps.faults?.enter(ctx, "twin.reported");
       await this.#deps.hubLimits?.admit(ctx, "twinUpdate", Buffer.byteLength(JSON.stringify(patch) ?? ""));
       return this.#deps.writes.run(async () => {
         const entry = await this.#find(ctx, caller);

@@ -9,6 +9,7 @@ import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
 import type { SerialQueue } from "../../shared/serial-queue.js";
 import type { HubLimits } from "../limits/hub-limits.js";
+import type { FaultRules } from "../faults/fault-rules.js";
 import { patchTwin, renderTwin, replaceTwin, twinEtag, twinMatchView } from "./index.js";
 
 export interface TwinServiceDeps {
@@ -21,6 +22,8 @@ export interface TwinServiceDeps {
   readonly events?: HubEvents;
   /** Tier limits: basic tiers have no twins (403010), the twin read and update throttles, the quota. */
   readonly hubLimits?: HubLimits;
+  /** Fault injection (decision 0012): a rule that fires fails, delays or drops the call where it enters. */
+  readonly faults?: FaultRules;
 }
 
 export interface TwinWriteInput {
@@ -43,6 +46,7 @@ export class TwinService {
   async get(ctx: CallContext, deviceId: string, moduleId?: string): Promise<Record<string, unknown>> {
     return this.#recorded(ctx, { deviceId, moduleId }, "get", undefined, async () => {
       requireRight(ctx, "ServiceConnect");
+      await this.#deps.faults?.enter(ctx, "twin.get", { deviceId, moduleId });
       await this.#deps.hubLimits?.admit(ctx, "twinRead");
       const twin = renderEntry(await this.#find(ctx, deviceId, moduleId));
       this.#deps.hubLimits?.meterJson(twin);
@@ -96,6 +100,7 @@ export class TwinService {
 
   async #write(ctx: CallContext, input: TwinWriteInput, change: TwinChange): Promise<Record<string, unknown>> {
     requireRight(ctx, "ServiceConnect");
+    await this.#deps.faults?.enter(ctx, "twin.desired", { deviceId: input.deviceId, moduleId: input.moduleId });
     await this.#deps.hubLimits?.admit(ctx, "twinUpdate", Buffer.byteLength(JSON.stringify(input.body) ?? ""));
     return this.#deps.writes.run(async () => {
       const entry = await this.#find(ctx, input.deviceId, input.moduleId);

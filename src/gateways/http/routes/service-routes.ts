@@ -3,6 +3,7 @@ import type { CallContext, Hub } from "../../../hub/index.js";
 import { checkApiVersion } from "../api-version.js";
 import { registerAdminC2dRoute } from "./admin-c2d-route.js";
 import { registerAdminConsumerGroupsRoute } from "./admin-consumer-groups-route.js";
+import { registerAdminFaultsRoute } from "./admin-faults-route.js";
 import { registerAdminLogsRoute, type ResourceLogSearch } from "./admin-logs-route.js";
 
 type Params = { id: string; mid?: string };
@@ -77,6 +78,7 @@ export function registerServiceRoutes(app: FastifyInstance, hub: Hub, options: {
 
   registerAdminC2dRoute(app, hub, context);
   registerAdminConsumerGroupsRoute(app, hub, context);
+  registerAdminFaultsRoute(app, hub, context);
   if (options.resourceLogs !== undefined) registerAdminLogsRoute(app, hub, context, options.resourceLogs);
   app.get("/admin/clock", async (request) => hub.clockAdmin.status(context(request)));
   app.post("/admin/clock", async (request) => hub.clockAdmin.advance(context(request), request.body));

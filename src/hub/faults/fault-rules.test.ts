@@ -1,0 +1,181 @@
+import { afterEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { HubClock } from "../clock.js";
+import { HubError } from "../errors/index.js";
+import { HubTimers } from "../timers/hub-timers.js";
+import type { CallContext } from "../call-context.js";
+import type { IdentityKey } from "../ports/store.js";
+import { FaultRules, isDropFault, type FaultCall } from "./fault-rules.js";
+import { MessageFaults } from "./message-faults.js";
+import type { DeviceLink } from "../ports/device-link.js";
+
+const T0 = Date.UTC(2024, 0, 1);
+const OWNER: CallContext = { caller: { kind: "policy", policyName: "iothubowner", rights: ["RegistryRead", "RegistryWrite", "ServiceConnect", "DeviceConnect"] }, protocol: "https", trackingId: "t" };
+const SERVICE: CallContext = { caller: { kind: "policy", policyName: "service", rights: ["ServiceConnect"] }, protocol: "https", trackingId: "t" };
+const device = (deviceId: string, protocol: FaultCall["protocol"] = "mqtt", moduleId = ""): CallContext => ({ caller: { kind: "device", deviceId, moduleId }, protocol, trackingId: "t" });
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function setup(randomSeed?: () => number) {
+  const clock = new HubClock({ now: () => T0 });
+  const timers = new HubTimers(clock, (error) => assert.fail(String(error)));
+  cleanups.push(() => timers.clear());
+  const dropped: Array<{ key: IdentityKey; reason: string }> = [];
+  const rules = new FaultRules({ clock, timers, disconnect: (key, reason) => void dropped.push({ key, reason }), ...(randomSeed === undefined ? {} : { randomSeed }) });
+  const advance = async (seconds: number) => {
+    clock.advance(seconds);
+    timers.poke();
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { clock, timers, rules, dropped, advance };
+}
+
+function refusal(body: unknown): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof HubError, String(error));
+    assert.equal(error.errorName, "ArgumentInvalid", `${JSON.stringify(body)}: ${error.message}`);
+    return true;
+  };
+}
+
+test("rules are validated, with messages naming the valid values", () => {
+  const { rules } = setup();
+  const cases: Array<[unknown, RegExp]> = [
+    [null, /JSON object/],
+    [{ error: 999999, operation: "d2c" }, /catalog.*drop, refuseConnect, delay/],
+    [{ error: "NoSuchError", operation: "d2c" }, /'error' must be/],
+    [{ error: 403002, operation: "teleport" }, /connect, d2c, c2d\.send/],
+    [{ error: 403002, operation: "d2c", probability: 1.5 }, /'probability'/],
+    [{ error: 403002, operation: "d2c", probability: 0 }, /'probability'/],
+    [{ error: 403002, operation: "d2c", count: 0 }, /'count'/],
+    [{ error: 403002, operation: "d2c", count: 1.5 }, /'count'/],
+    [{ error: 403002, operation: "d2c", seed: 3 }, /'seed' only/],
+    [{ error: 403002, operation: "d2c", afterSeconds: -1 }, /'afterSeconds'/],
+    [{ error: 403002, operation: "d2c", protocol: "coap" }, /mqtt, amqp, https/],
+    [{ error: 403002, operation: "d2c", moduleId: "m" }, /needs 'deviceId'/],
+    [{ error: 403002, operation: "d2c", colour: "red" }, /Unknown field/],
+    [{ error: "delay", operation: "d2c" }, /delaySeconds/],
+    [{ error: 403002, operation: "d2c", delaySeconds: 2 }, /'delay' faults only/],
+    [{ error: "refuseConnect", operation: "d2c" }, /'connect' operation only/],
+  ];
+  for (const [body, message] of cases) assert.throws(() => rules.add(OWNER, body), (error: unknown) => refusal(body)(error) && message.test((error as Error).message));
+});
+
+test("only a policy with every right manages rules; unknown ids are 404", () => {
+  const { rules } = setup();
+  assert.throws(() => rules.add(SERVICE, { error: 403002, operation: "d2c" }), (e: unknown) => e instanceof HubError && e.code === 401002);
+  assert.throws(() => rules.list(SERVICE), (e: unknown) => e instanceof HubError && e.code === 401002);
+  assert.throws(() => rules.remove(OWNER, "f99"), (e: unknown) => e instanceof HubError && e.spec.httpStatus === 404);
+});
+
+test("an error by code or name applies to matching calls only, and count spends the rule", async () => {
+  const { rules } = setup();
+  const rule = rules.add(OWNER, { error: "403002", operation: "d2c", deviceId: "d1", count: 2 });
+  assert.equal(rule.id, "f1");
+  assert.equal(rule.error, "IotHubQuotaExceeded");
+  assert.equal(rule.code, 403002);
+  assert.equal(rules.check(device("d2"), "d2c"), undefined);
+  assert.equal(rules.check(device("d1"), "twin.get"), undefined);
+  assert.throws(() => rules.enter(device("d1"), "d2c"), (e: unknown) => e instanceof HubError && e.code === 403002 && /fault rule f1/.test(e.message));
+  assert.deepEqual(rules.check(device("d1", "amqp", "m1"), "d2c"), { kind: "error", error: "IotHubQuotaExceeded", ruleId: "f1" });
+  assert.equal(rules.check(device("d1"), "d2c"), undefined);
+  assert.deepEqual(rules.list(OWNER).map((r) => [r.applied, r.state]), [[2, "spent"]]);
+  rules.remove(OWNER, "f1");
+  assert.deepEqual(rules.list(OWNER), []);
+});
+
+test("device rules reach service calls about the device; protocol and module narrow a rule", () => {
+  const { rules } = setup();
+  rules.add(OWNER, { error: "ServerError", operation: "twin.get", deviceId: "d1", moduleId: "m1", protocol: "amqp" });
+  assert.equal(rules.check(device("d1", "amqp"), "twin.get"), undefined);
+  assert.equal(rules.check(device("d1", "mqtt", "m1"), "twin.get"), undefined);
+  assert.equal(rules.check(device("d1", "amqp", "m1"), "twin.get")?.kind, "error");
+  rules.add(OWNER, { error: 404103, operation: "method.invoke", deviceId: "d2" });
+  assert.equal(rules.check(SERVICE, "method.invoke", { deviceId: "d3" }), undefined);
+  assert.equal(rules.check(SERVICE, "method.invoke", { deviceId: "d2" })?.kind, "error");
+  assert.equal(rules.check(SERVICE, "method.invoke"), undefined);
+});
+
+test("seeded probabilities repeat exactly, and an unseeded rule shows the seed it drew", () => {
+  const run = (): boolean[] => {
+    const { rules } = setup();
+    rules.add(OWNER, { error: 503001, operation: "d2c", probability: 0.3, seed: 42 });
+    return Array.from({ length: 200 }, () => rules.check(device("d1"), "d2c") !== undefined);
+  };
+  const first = run();
+  assert.deepEqual(run(), first);
+  const hits = first.filter(Boolean).length;
+  assert.ok(hits > 30 && hits < 90, `about 30% of 200, got ${hits}`);
+  const { rules } = setup(() => 7);
+  assert.equal(rules.add(OWNER, { error: 503001, operation: "d2c", probability: 0.5 }).seed, 7);
+});
+
+test("afterSeconds and durationSeconds follow the hub clock", async () => {
+  const { rules, advance } = setup();
+  rules.add(OWNER, { error: 429001, operation: "*", afterSeconds: 10, durationSeconds: 5 });
+  assert.equal(rules.check(device("d1"), "query"), undefined);
+  assert.equal(rules.list(OWNER)[0]!.state, "pending");
+  await advance(10);
+  assert.equal(rules.check(device("d1"), "connect")?.kind, "error");
+  assert.equal(rules.list(OWNER)[0]!.state, "active");
+  await advance(5);
+  assert.equal(rules.check(device("d1"), "connect"), undefined);
+  assert.equal(rules.list(OWNER)[0]!.state, "expired");
+});
+
+test("transport faults: drop closes the caller's connection, refuseConnect is 503, delay waits on hub timers", async () => {
+  const { rules, dropped, advance } = setup();
+  rules.add(OWNER, { error: "drop", operation: "d2c", count: 1 });
+  assert.throws(() => rules.enter(device("d1"), "d2c"), (e: unknown) => isDropFault(e));
+  assert.deepEqual(dropped, [{ key: { deviceId: "d1", moduleId: "" }, reason: "DeviceConnectionClosedRemotely" }]);
+  rules.add(OWNER, { error: "refuseConnect", operation: "connect", count: 1 });
+  assert.throws(() => rules.enter({ caller: device("d1").caller, protocol: "mqtt" }, "connect"), (e: unknown) => e instanceof HubError && e.code === 503001 && !isDropFault(e));
+  rules.add(OWNER, { error: "delay", operation: "twin.get", delaySeconds: 30 });
+  let done = false;
+  void rules.enter(device("d1"), "twin.get")!.then(() => (done = true));
+  await advance(29);
+  assert.equal(done, false);
+  await advance(1);
+  assert.equal(done, true);
+});
+
+test("SDK fault messages: Kill* closes or detaches after the delay, Invoke* fails the sender's calls for the duration", async () => {
+  const { rules, timers, dropped, advance } = setup();
+  const detached: string[] = [];
+  const link = { detach: (role: string) => (detached.push(role), role === "d2c") } as unknown as DeviceLink;
+  const faults = new MessageFaults({ timers, rules, find: () => link, disconnect: (key, reason) => void dropped.push({ key, reason }) });
+  const props = (type: string, extra: Record<string, string> = {}) => ({ AzIoTHub_FaultOperationType: type, AzIoTHub_FaultOperationCloseReason: "boom", ...extra });
+
+  assert.equal(faults.prepare(device("d1"), { other: "x" }), undefined);
+  assert.throws(() => faults.prepare(device("d1"), props("KillEverything")), (e: unknown) => e instanceof HubError && /KillTcp/.test(e.message));
+  assert.throws(() => faults.prepare(device("d1"), props("KillTcp", { AzIoTHub_FaultOperationDelayInSecs: "soon" })), /DelayInSecs/);
+
+  faults.prepare(device("d1"), props("KillTcp", { AzIoTHub_FaultOperationDelayInSecs: "2" }))!();
+  await advance(1);
+  assert.equal(dropped.length, 0);
+  await advance(1);
+  assert.equal(dropped.length, 1);
+
+  faults.prepare(device("d1", "amqp"), props("KillAmqpD2CLink"))!();
+  await advance(0);
+  assert.deepEqual(detached, ["d2c"]);
+  assert.equal(dropped.length, 1);
+  // A link the gateway does not have: the connection is closed instead.
+  faults.prepare(device("d1", "amqp"), props("KillAmqpTwinLinkReq"))!();
+  await advance(0);
+  assert.equal(dropped.length, 2);
+
+  faults.prepare(device("d1", "amqp"), props("InvokeThrottling", { AzIoTHub_FaultOperationDelayInSecs: "1", AzIoTHub_FaultOperationDurationInSecs: "5" }))!();
+  assert.equal(rules.check(device("d1", "amqp"), "d2c"), undefined);
+  await advance(1);
+  assert.deepEqual(rules.check(device("d1", "amqp"), "d2c"), { kind: "error", error: "ThrottlingException", ruleId: "f1" });
+  assert.equal(rules.check(device("d2", "amqp"), "d2c"), undefined);
+  // Scoped to the sender's own calls: a service call about it is not throttled.
+  assert.equal(rules.check(SERVICE, "twin.get", { deviceId: "d1" }), undefined);
+  await advance(5);
+  assert.equal(rules.check(device("d1", "amqp"), "d2c"), undefined);
+  assert.deepEqual(rules.list(OWNER), [], "message rules go once they are over");
+});
