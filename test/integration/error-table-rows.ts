@@ -56,7 +56,7 @@ export const ERROR_ROWS: readonly ErrorRow[] = [
   r(400027, "mqtt-device", "connect", "real", "disconnect"),
   r(400027, "mqtt-device", "d2c", "fault", "NotConnectedError + disconnect"),
   r(400027, "amqp-device", "connect", "real", "disconnect"),
-  r(400027, "amqp-device", "d2c", "fault", "Error"),
+  r(400027, "amqp-device", "d2c", "fault", "Error + disconnect"),
 
   r(401003, "mqtt-device", "connect", "fault", "UnauthorizedError"),
   r(401003, "mqtt-device", "tokenExpiry", "real", "disconnect"),
@@ -85,7 +85,7 @@ export const ERROR_ROWS: readonly ErrorRow[] = [
   r(404103, "https-service", "method.invoke", "fault", "Error (404)"),
 
   r(404104, "mqtt-device", "d2c", "fault", "NotConnectedError + disconnect"),
-  r(404104, "amqp-device", "d2c", "fault", "Error"),
+  r(404104, "amqp-device", "d2c", "fault", "Error + disconnect"),
 
   r(409002, "amqp-device", "d2c", "fault", "Error"),
 

@@ -142,6 +142,15 @@ test("transport faults: drop closes the caller's connection, refuseConnect is 50
   assert.equal(done, true);
 });
 
+test("400027 and 404104 rules end the caller's connection with that reason; other codes refuse only the call", () => {
+  const { rules, dropped } = setup();
+  rules.add(OWNER, { error: 400027, operation: "d2c", count: 1 });
+  assert.throws(() => rules.enter(device("d1", "amqp"), "d2c"), (e: unknown) => e instanceof HubError && e.code === 400027);
+  rules.add(OWNER, { error: 500001, operation: "d2c", count: 1 });
+  assert.throws(() => rules.enter(device("d2", "amqp"), "d2c"), (e: unknown) => e instanceof HubError && e.code === 500001);
+  assert.deepEqual(dropped, [{ key: { deviceId: "d1", moduleId: "" }, reason: "ConnectionForcefullyClosedOnNewConnection" }]);
+});
+
 test("SDK fault messages: Kill* closes or detaches after the delay, Invoke* fails the sender's calls for the duration", async () => {
   const { rules, timers, dropped, advance } = setup();
   const detached: string[] = [];

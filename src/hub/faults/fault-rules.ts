@@ -83,6 +83,9 @@ export interface FaultRulesDeps {
   readonly randomSeed?: () => number;
 }
 
+/** Errors that end the caller's connection instead of refusing one call (troubleshooting guide: 400027, 404104). */
+const CONNECTION_ENDING: ReadonlySet<HubErrorName> = new Set<HubErrorName>(["ConnectionForcefullyClosedOnNewConnection", "DeviceConnectionClosedRemotely"]);
+
 /** The info a dropped call's HubError carries, so a gateway with no live connection (HTTPS) drops the socket. */
 export const DROP_INFO = { fault: "drop" } as const;
 
@@ -176,8 +179,16 @@ export class FaultRules {
     const trackingId = call.trackingId;
     const text = (name: HubErrorName): string => `${HUB_ERRORS[name].message} (injected by fault rule ${fault.ruleId})`;
     switch (fault.kind) {
-      case "error":
+      case "error": {
+        // These two end a connection on IoT Hub rather than refusing one operation: the caller's connection closes
+        // with that reason, as the real condition does (a displaced or remotely closed connection).
+        const caller = call.caller;
+        if (CONNECTION_ENDING.has(fault.error) && caller?.kind === "device") {
+          this.#deps.disconnect({ deviceId: caller.deviceId, moduleId: caller.moduleId }, fault.error);
+          throw new HubError(fault.error, { trackingId, message: text(fault.error), info: DROP_INFO });
+        }
         throw new HubError(fault.error, { trackingId, message: text(fault.error) });
+      }
       case "refuseConnect":
         throw new HubError("ServiceUnavailable", { trackingId, message: text("ServiceUnavailable") });
       case "delay":
