@@ -118,6 +118,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   let fileUploads: FileUploads | undefined;
   // "drop" faults and the SDK's Kill* faults close a live connection through Presence, built below.
   const faults = new FaultRules({ clock, timers, disconnect: (key, reason) => presence?.disconnect(key, reason) });
+  const deviceAuth = new DeviceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, store: deps.store, policies: () => policies, trustedCas: () => trustedCas });
   const registry = new Registry({
     store: deps.store,
     clock,
@@ -130,6 +131,8 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     faults,
     // IoT Hub closes the connection of a device that is disabled or deleted while connected.
     onIdentityChanged: (key: IdentityKey, identity) => {
+      // Device authentication keeps identities parsed; a changed key, status or deletion must count at once.
+      deviceAuth.identityChanged(key);
       if (identity === undefined) {
         if (key.moduleId === "") void c2d?.deviceDeleted(key.deviceId);
         if (key.moduleId === "") void fileUploads?.deviceDeleted(key.deviceId);
@@ -215,7 +218,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     ids: deps.ids,
     policies,
     serviceAuth: new ServiceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, policies: () => policies }),
-    deviceAuth: new DeviceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, store: deps.store, policies: () => policies, trustedCas: () => trustedCas }),
+    deviceAuth,
     registry,
     twins,
     deviceTwins: new DeviceTwins({ store: deps.store, clock, writes, events, hubLimits, faults }),

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SettingSubscriptionStore } from "../../src/storage/setting-subscription-store.js";
 import { SqliteStore } from "../../src/storage/sqlite/sqlite-store.js";
+import { MemoryStore } from "../../src/storage/memory/memory-store.js";
 
 test("MQTT sessions survive a restart of the store, per identity, and clear on CleanSession", async () => {
   const dir = mkdtempSync(join(tmpdir(), "malachite-sessions-"));
@@ -26,4 +27,57 @@ test("MQTT sessions survive a restart of the store, per identity, and clear on C
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("MQTT sessions: reads once per identity, skips writes that change nothing, and always answers what was last written", async () => {
+  const store = new MemoryStore();
+  let reads = 0;
+  let writes = 0;
+  const getSetting = store.getSetting.bind(store);
+  const putSetting = store.putSetting.bind(store);
+  store.getSetting = (name) => (reads++, getSetting(name));
+  store.putSetting = (name, value) => (writes++, putSetting(name, value));
+  const d1 = { deviceId: "d1", moduleId: "" };
+  const sessions = new SettingSubscriptionStore(store);
+
+  assert.equal(await sessions.load(d1), undefined);
+  assert.equal(await sessions.load(d1), undefined);
+  assert.equal(reads, 1);
+
+  await sessions.save(d1, ["methods"]);
+  assert.equal(writes, 1);
+  await sessions.save(d1, ["methods"]); // the SDK re-subscribing after a reconnect
+  assert.equal(writes, 1);
+  const loaded = await sessions.load(d1);
+  assert.deepEqual(loaded, ["methods"]);
+  loaded!.push("c2d"); // a caller's copy: changing it changes nothing stored
+  assert.deepEqual(await sessions.load(d1), ["methods"]);
+
+  await sessions.save(d1, ["methods", "desiredUpdates"]);
+  assert.equal(writes, 2);
+  assert.deepEqual(await sessions.load(d1), ["methods", "desiredUpdates"]);
+  assert.deepEqual(await getSetting('mqtt-session:["d1",""]'), ["methods", "desiredUpdates"]);
+
+  await sessions.clear(d1);
+  await sessions.clear(d1); // CleanSession on every CONNECT
+  assert.equal(writes, 3);
+  assert.equal(await sessions.load(d1), undefined);
+  assert.equal(await getSetting('mqtt-session:["d1",""]'), undefined);
+  assert.equal(reads, 1);
+
+  // A read under way when a write happens is not remembered: the next load reads again and sees the write.
+  const d2 = { deviceId: "d2", moduleId: "" };
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  store.getSetting = async (name) => {
+    reads++;
+    const value = await getSetting(name);
+    await gate;
+    return value;
+  };
+  const stale = sessions.load(d2);
+  await sessions.save(d2, ["c2d"]);
+  release();
+  assert.equal(await stale, undefined);
+  assert.deepEqual(await sessions.load(d2), ["c2d"]);
 });

@@ -18,6 +18,7 @@ import { parseUsername, type MqttUsername } from "./username.js";
 import { formatPropertyBag } from "./property-bag.js";
 import { c2dTopic, desiredPatchTopic, grantQos, methodRequestTopic, parsePublishTopic, parseSubscribeFilter, twinResponseTopic, type SubscribeTarget } from "./topics.js";
 import type { SubscriptionStore } from "./subscription-store.js";
+import { createPacketParser } from "./packet-parser.js";
 
 export interface MqttSessionDeps {
   readonly hub: Hub;
@@ -44,7 +45,7 @@ export class MqttSession {
   readonly #deps: MqttSessionDeps;
   readonly #stream: Duplex;
   readonly #peerChain: readonly X509Certificate[];
-  readonly #parser = mqtt.parser({ protocolVersion: 4 });
+  readonly #parser = createPacketParser({ protocolVersion: 4 });
   #connection: DeviceConnection | undefined;
   #ctx: CallContext | undefined;
   #username: MqttUsername | undefined;

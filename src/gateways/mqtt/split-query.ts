@@ -36,5 +36,7 @@ export function tryDecodeComponent(text: string): string | undefined {
  * assignment of `__proto__` would replace the record's prototype instead of storing a property.
  */
 export function setOwn(record: Record<string, string>, key: string, value: string): void {
-  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only `__proto__` has a setter on Object.prototype; any other key is stored by plain assignment (much cheaper).
+  if (key === "__proto__") Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
 }

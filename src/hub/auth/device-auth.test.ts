@@ -434,3 +434,112 @@ test("X.509: type mismatches, unknown and disabled identities, and an empty chai
   await refused(auth.authenticateX509(dev("dev1"), [cert.node], TRACKING), "IotHubUnauthorizedAccess", /^Device 'dev1' is disabled$/);
   await refused(auth.authenticateX509(dev("dev1"), [], TRACKING), "IotHubUnauthorizedAccess", /^No client certificate was presented for device 'dev1'$/);
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// The identity cache: what was read is reused until the registry reports a change (identityChanged)
+
+/** A store that counts identity reads, to see when DeviceAuth reads the store and when it uses what it read. */
+function countReads(store: MemoryStore): { reads: () => number } {
+  let reads = 0;
+  const getIdentity = store.getIdentity.bind(store);
+  store.getIdentity = (key) => {
+    reads++;
+    return getIdentity(key);
+  };
+  return { reads: () => reads };
+}
+
+test("cache: a second authentication does not read the store again", async () => {
+  const { auth, store } = await setup([entry("dev1", "", sasAuth(KEY)), entry("dev1", "mod1", sasAuth(KEY))]);
+  const counter = countReads(store);
+  await auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING);
+  await auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING);
+  assert.equal(counter.reads(), 1);
+  // A module reads itself and its device (already known) once.
+  await auth.authenticateSas(dev("dev1", "mod1"), SDK_MODULE_TOKEN, TRACKING);
+  await auth.authenticateSas(dev("dev1", "mod1"), SDK_MODULE_TOKEN, TRACKING);
+  assert.equal(counter.reads(), 2);
+});
+
+test("cache: a device disabled, deleted or given new keys is judged on the new record at once", async () => {
+  const device = entry("dev1", "", sasAuth(KEY));
+  const { auth, store } = await setup([device]);
+  await auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING);
+
+  // Disabled.
+  await store.write([{ kind: "put", entry: { ...device, identity: { ...device.identity, status: "disabled" } } }]);
+  auth.identityChanged(dev("dev1"));
+  await refused(auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING), "IotHubUnauthorizedAccess", /^Device 'dev1' is disabled$/);
+
+  // Enabled again, with regenerated keys: the old key no longer works, the new one does.
+  await store.write([{ kind: "put", entry: { ...device, identity: { ...device.identity, authentication: sasAuth(OTHER_KEY, SECONDARY_KEY) } } }]);
+  auth.identityChanged(dev("dev1"));
+  await refused(auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING), "IotHubUnauthorizedAccess", /invalid signature/);
+  await auth.authenticateSas(dev("dev1"), sdkToken(`${HOST}/devices/dev1`, OTHER_KEY), TRACKING);
+
+  // Deleted.
+  await store.write([{ kind: "delete", key: dev("dev1") }]);
+  auth.identityChanged(dev("dev1"));
+  await refused(auth.authenticateSas(dev("dev1"), sdkToken(`${HOST}/devices/dev1`, OTHER_KEY), TRACKING), "DeviceNotFound", /Device 'dev1' does not exist/);
+});
+
+test("cache: deleting or disabling a device counts for its modules at once; a module change leaves its siblings cached", async () => {
+  const device = entry("dev1", "", sasAuth(KEY));
+  const mod1 = entry("dev1", "mod1", sasAuth(KEY));
+  const mod2 = entry("dev1", "mod2", sasAuth(KEY));
+  const { auth, store } = await setup([device, mod1, mod2]);
+  const mod2Token = sdkToken(`${HOST}/devices/dev1/modules/mod2`, KEY);
+  await auth.authenticateSas(dev("dev1", "mod1"), SDK_MODULE_TOKEN, TRACKING);
+  await auth.authenticateSas(dev("dev1", "mod2"), mod2Token, TRACKING);
+
+  // A module disabled: refused; its sibling is still served from the cache.
+  await store.write([{ kind: "put", entry: { ...mod1, identity: { ...mod1.identity, status: "disabled" } } }]);
+  auth.identityChanged(dev("dev1", "mod1"));
+  await refused(auth.authenticateSas(dev("dev1", "mod1"), SDK_MODULE_TOKEN, TRACKING), "IotHubUnauthorizedAccess", /^Module 'mod1' of device 'dev1' is disabled$/);
+  const counter = countReads(store);
+  await auth.authenticateSas(dev("dev1", "mod2"), mod2Token, TRACKING);
+  assert.equal(counter.reads(), 0);
+
+  // The device disabled: its modules are refused.
+  await store.write([{ kind: "put", entry: { ...device, identity: { ...device.identity, status: "disabled" } } }]);
+  auth.identityChanged(dev("dev1"));
+  await refused(auth.authenticateSas(dev("dev1", "mod2"), mod2Token, TRACKING), "IotHubUnauthorizedAccess", /^Device 'dev1' is disabled, so its module 'mod2' cannot connect$/);
+
+  // The device deleted (the store deletes its modules with it): the modules are unknown.
+  await store.write([{ kind: "delete", key: dev("dev1") }]);
+  auth.identityChanged(dev("dev1"));
+  await refused(auth.authenticateSas(dev("dev1", "mod2"), mod2Token, TRACKING), "ModuleNotFound", /Module 'mod2' does not exist on device 'dev1'/);
+});
+
+test("cache: an X.509 device whose thumbprint changes is judged on the new thumbprint at once", async () => {
+  const cert = await makeCert({ cn: "dev1" });
+  const other = await makeCert({ cn: "dev1" });
+  const device = entry("dev1", "", thumbprintAuth(cert.sha1, null));
+  const { auth, store } = await setup([device]);
+  await auth.authenticateX509(dev("dev1"), [cert.node], TRACKING);
+  await store.write([{ kind: "put", entry: { ...device, identity: { ...device.identity, authentication: thumbprintAuth(other.sha1, null) } } }]);
+  auth.identityChanged(dev("dev1"));
+  await refused(auth.authenticateX509(dev("dev1"), [cert.node], TRACKING), "IotHubUnauthorizedAccess", /thumbprint does not match/);
+  await auth.authenticateX509(dev("dev1"), [other.node], TRACKING);
+});
+
+test("cache: a read that was under way when the identity changed is not kept", async () => {
+  const device = entry("dev1", "", sasAuth(KEY));
+  const { auth, store } = await setup([device]);
+  // The read returns the old record, but the change is reported before the read completes.
+  const getIdentity = store.getIdentity.bind(store);
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  store.getIdentity = async (key) => {
+    const found = await getIdentity(key);
+    await gate;
+    return found;
+  };
+  const first = auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING);
+  await store.write([{ kind: "put", entry: { ...device, identity: { ...device.identity, status: "disabled" } } }]);
+  auth.identityChanged(dev("dev1"));
+  release();
+  await first; // judged on what it read, as before the cache
+  store.getIdentity = getIdentity;
+  await refused(auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING), "IotHubUnauthorizedAccess", /^Device 'dev1' is disabled$/);
+});

@@ -71,6 +71,9 @@ function keyMatches(token: SasToken, key: string | null | undefined): boolean {
   return typeof key === "string" && key !== "" && sasSignatureMatches(token, key);
 }
 
+/** Identity records DeviceAuth keeps parsed (about 1 KB each); past this it starts again from empty. */
+const MAX_CACHED_RECORDS = 100_000;
+
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -89,6 +92,15 @@ export class DeviceAuth {
   readonly #deps: DeviceAuthDeps;
   /** Parsed registered CAs by PEM text, so each is parsed once; entries whose PEM left the list are dropped. */
   #caCache = new Map<string, X509Certificate | null>();
+  /**
+   * Identity records already read, by device id then module id ("" for the device), so a connect does not read and
+   * parse the row again. Only the fields authentication uses are relied on (keys, thumbprints, type, status,
+   * generationId); the registry tells `identityChanged` after every write of an identity, which drops the entry.
+   */
+  readonly #records = new Map<string, Map<string, IdentityRecord>>();
+  #recordCount = 0;
+  /** Bumped by every `identityChanged`: a read that started before a change is not cached after it. */
+  #generation = 0;
 
   constructor(deps: DeviceAuthDeps) {
     this.#deps = deps;
@@ -220,10 +232,47 @@ export class DeviceAuth {
     };
   }
 
+  /**
+   * The registry wrote or deleted an identity: forget what was read of it (for a device, of its modules too, since
+   * deleting a device deletes them), so a disabled or deleted identity or a regenerated key counts at once.
+   */
+  identityChanged(key: IdentityKey): void {
+    this.#generation++;
+    const modules = this.#records.get(key.deviceId);
+    if (modules === undefined) return;
+    if (key.moduleId === "") {
+      this.#records.delete(key.deviceId);
+      this.#recordCount -= modules.size;
+    } else if (modules.delete(key.moduleId)) {
+      this.#recordCount--;
+    }
+  }
+
   async #identity(key: IdentityKey, trackingId: string): Promise<IdentityRecord> {
+    const record = await this.#lookup(key);
+    if (record === undefined) throw identityNotFound(key, trackingId);
+    return record;
+  }
+
+  async #lookup(key: IdentityKey): Promise<IdentityRecord | undefined> {
+    const cached = this.#records.get(key.deviceId)?.get(key.moduleId);
+    if (cached !== undefined) return cached;
+    const generation = this.#generation;
     const entry = await this.#deps.store.getIdentity(key);
-    if (entry === undefined) throw identityNotFound(key, trackingId);
+    if (entry === undefined) return undefined;
+    if (generation === this.#generation) this.#remember(entry.identity);
     return entry.identity;
+  }
+
+  #remember(record: IdentityRecord): void {
+    if (this.#recordCount >= MAX_CACHED_RECORDS) {
+      this.#records.clear();
+      this.#recordCount = 0;
+    }
+    let modules = this.#records.get(record.deviceId);
+    if (modules === undefined) this.#records.set(record.deviceId, (modules = new Map()));
+    if (!modules.has(record.moduleId)) this.#recordCount++;
+    modules.set(record.moduleId, record);
   }
 
   /** Checked after the credential, so only a holder of valid credentials learns that the identity is disabled. */
@@ -231,9 +280,9 @@ export class DeviceAuth {
     const key: IdentityKey = { deviceId: record.deviceId, moduleId: record.moduleId };
     if (record.status === "disabled") throw unauthorized(`${capitalized(describe(key))} is disabled`, trackingId);
     if (record.moduleId === "") return;
-    const parent = await this.#deps.store.getIdentity({ deviceId: record.deviceId, moduleId: "" });
+    const parent = await this.#lookup({ deviceId: record.deviceId, moduleId: "" });
     if (parent === undefined) throw identityNotFound(key, trackingId);
-    if (parent.identity.status === "disabled") {
+    if (parent.status === "disabled") {
       throw unauthorized(`Device '${record.deviceId}' is disabled, so its module '${record.moduleId}' cannot connect`, trackingId);
     }
   }

@@ -59,3 +59,31 @@ test("requireRight names the rule and the missing right", () => {
   refused(() => requireRight(ctx, "RegistryWrite"), /^Authorization rule 'registryRead' does not allow access for 'RegistryWrite'$/);
   refused(() => requireRight({ caller: { kind: "device", deviceId: "d1", moduleId: "" }, protocol: "mqtt", trackingId: "t" }, "ServiceConnect"), /Device 'd1'/);
 });
+
+test("a token checked once is still refused once it expires, or once its policy's keys change or the policy goes", () => {
+  let clock = now;
+  let current: SharedAccessPolicy[] = policies.map((p) => ({ ...p }));
+  const cached = new ServiceAuth({ hostName: "hub.example.com", wallClock: { now: () => clock }, policies: () => current });
+  const token = createSasToken("hub.example.com", key, now / 1000 + 60, "registryRead");
+  assert.equal(cached.authenticate(token, "t").policyName, "registryRead");
+  assert.equal(cached.authenticate(token, "t").policyName, "registryRead");
+
+  clock = now + 60_000; // the second it expires
+  refused(() => cached.authenticate(token, "t"), /^SharedAccessSignature expired at /);
+  clock = now;
+  assert.equal(cached.authenticate(token, "t").policyName, "registryRead");
+
+  // Keys regenerated (the same policy object, or a new one): the old token no longer verifies.
+  (current[0] as { primaryKey: string }).primaryKey = Buffer.alloc(32, 8).toString("base64");
+  refused(() => cached.authenticate(token, "t"), /not valid for any key/);
+  current = policies.map((p) => ({ ...p }));
+  assert.equal(cached.authenticate(token, "t").policyName, "registryRead");
+  current = policies.map((p) => ({ ...p, primaryKey: p.keyName === "registryRead" ? Buffer.alloc(32, 8).toString("base64") : p.primaryKey }));
+  refused(() => cached.authenticate(token, "t"), /not valid for any key/);
+
+  // The policy removed.
+  current = policies.map((p) => ({ ...p }));
+  assert.equal(cached.authenticate(token, "t").policyName, "registryRead");
+  current = current.filter((p) => p.keyName !== "registryRead");
+  refused(() => cached.authenticate(token, "t"), /not valid for any key/);
+});

@@ -18,6 +18,12 @@ function unauthorized(message: string, trackingId: string): HubError {
 /** Authenticates back-end callers that present a shared access policy token (HTTPS `Authorization`, AMQP CBS). */
 export class ServiceAuth {
   readonly #deps: ServiceAuthDeps;
+  /**
+   * Tokens that passed every check, by their exact Authorization text: back ends send the same token with every
+   * request, so its signature is checked once. A hit still needs its policy to be current with the same keys, and
+   * its expiry is checked on every call.
+   */
+  readonly #verified = new Map<string, Verified>();
 
   constructor(deps: ServiceAuthDeps) {
     this.#deps = deps;
@@ -25,6 +31,18 @@ export class ServiceAuth {
 
   /** Returns the policy caller for a valid token; throws 401 IotHubUnauthorizedAccess with IoT Hub's wording otherwise. */
   authenticate(authorization: string | undefined, trackingId: string): PolicyCaller {
+    const known = authorization === undefined ? undefined : this.#verified.get(authorization);
+    if (known !== undefined) {
+      const policy = known.policy;
+      if (known.expiry > this.#deps.wallClock.now() && policy.primaryKey === known.primaryKey && policy.secondaryKey === known.secondaryKey && this.#deps.policies().includes(policy)) {
+        return { kind: "policy", policyName: policy.keyName, rights: policy.rights };
+      }
+      this.#verified.delete(authorization!); // expired, or the policy changed: judged afresh below
+    }
+    return this.#authenticate(authorization, trackingId);
+  }
+
+  #authenticate(authorization: string | undefined, trackingId: string): PolicyCaller {
     if (authorization === undefined || authorization.trim() === "") {
       throw unauthorized("Authorization header missing", trackingId);
     }
@@ -51,9 +69,23 @@ export class ServiceAuth {
     if (!sasResourceCovers(token, this.#deps.hostName)) {
       throw unauthorized(`The SharedAccessSignature's resource '${safeDecode(token.sr) ?? token.sr}' does not cover this IoT hub '${this.#deps.hostName}'`, trackingId);
     }
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(authorization, { policy, primaryKey: policy.primaryKey, secondaryKey: policy.secondaryKey, expiry });
     return { kind: "policy", policyName: policy.keyName, rights: policy.rights };
   }
 }
+
+/** A token that passed, with the keys of the policy it passed against at the time. */
+interface Verified {
+  readonly policy: SharedAccessPolicy;
+  readonly primaryKey: string;
+  readonly secondaryKey: string;
+  /** ms since the epoch. */
+  readonly expiry: number;
+}
+
+/** Verified tokens kept; past this the cache starts again from empty. */
+const MAX_VERIFIED = 1000;
 
 function safeDecode(text: string): string | undefined {
   try {

@@ -96,8 +96,10 @@ export class Methods {
     await this.#deps.faults?.enter(ctx, "method.invoke", { deviceId: input.deviceId, moduleId });
     await this.#deps.hubLimits?.admit(ctx, "methodInvoke", payload.length);
     const key = { deviceId: input.deviceId, moduleId };
-    const entry = await this.#deps.store.getIdentity(key);
-    if (entry === undefined) throw identityNotFound(key, ctx.trackingId);
+    // A connected identity exists (deleting one closes its connection), so only an unconnected one is looked up.
+    if (this.#deps.presence.find(key.deviceId, moduleId) === undefined && (await this.#deps.store.getIdentity(key)) === undefined) {
+      throw identityNotFound(key, ctx.trackingId);
+    }
     const started = this.#deps.clock.now();
     const connection = await this.#deps.presence.waitForSubscriber(key.deviceId, moduleId, "methods", connectTimeout * 1000);
     const sizes = { requestSize: payload.length, responseSize: 0, sdkVersion: ctx.client?.sdkVersion };

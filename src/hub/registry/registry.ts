@@ -58,6 +58,8 @@ export class Registry {
   /** Connection changes waiting for the next batched write, latest per identity. */
   readonly #pendingStates = new Map<string, { key: IdentityKey; connected: boolean; time: number }>();
   #stateFlush: Promise<void> | undefined;
+  /** When (performance.now()) the last batch of connection changes was written. */
+  #lastStateCommit = Number.NEGATIVE_INFINITY;
 
   constructor(deps: RegistryDeps) {
     this.#deps = deps;
@@ -172,16 +174,23 @@ export class Registry {
   /**
    * Persists a connection change: connectionState, its update time and lastActivityTime (IoT Hub updates these on
    * connect and disconnect). Not a caller's operation, so no right is checked; a deleted identity is skipped. Changes
-   * arriving in the same turn are written together in one commit, so a connection storm does not pay one fsync per
-   * CONNECT; the promise resolves once this change is durable.
+   * arriving in the same turn, or within STATE_COMMIT_INTERVAL_MS of the previous commit, are written together in one
+   * commit, so a connection storm does not pay one fsync per CONNECT; the promise resolves once this change is durable.
    */
   recordConnectionState(key: IdentityKey, connected: boolean, time: number): Promise<void> {
     this.#pendingStates.set(`${key.deviceId}\u0000${key.moduleId}`, { key, connected, time });
-    this.#stateFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+    // A change right after the previous commit waits for the rest of the interval, so a storm of CONNECTs (each
+    // commit costs an fsync) shares commits; a lone change is written in the next turn, as before.
+    this.#stateFlush ??= new Promise<void>((resolve) => {
+      const wait = this.#lastStateCommit + STATE_COMMIT_INTERVAL_MS - performance.now();
+      if (wait > 0) setTimeout(resolve, wait);
+      else setImmediate(resolve);
+    }).then(() =>
       this.#deps.writes.run(async () => {
         const batch = [...this.#pendingStates.values()];
         this.#pendingStates.clear();
         this.#stateFlush = undefined;
+        this.#lastStateCommit = performance.now();
         const writes: StoreWrite[] = [];
         for (const { key: k, connected: c, time: t } of batch) {
           const entry = await this.#deps.store.getIdentity(k);
@@ -299,6 +308,9 @@ export class Registry {
     await this.#deps.hubLimits?.checkDeviceCount(ctx, adding, async () => (await this.#deps.store.countDevices()).total);
   }
 }
+
+/** Connection changes are committed at most once per this many milliseconds (wall time), however many connect. */
+const STATE_COMMIT_INTERVAL_MS = 10;
 
 /** IoT Hub gives Edge devices their own scope, `ms-azure-iot-edge://{deviceId}-{generationId}`, unless one is set. */
 function scopeFor(key: IdentityKey, input: IdentityInput, generationId: string): string | null {

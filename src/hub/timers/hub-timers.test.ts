@@ -59,3 +59,32 @@ test("timers also fire in real time", async () => {
   await fired;
   timers.clear();
 });
+
+test("many cancelled timers (method timeouts answered early) leave the others firing in order", () => {
+  const { clock, timers } = setup();
+  const fired: number[] = [];
+  const handles = [];
+  // 5,000 timers; all but every 7th cancelled, which compacts the heap several times along the way.
+  for (let i = 0; i < 5000; i++) {
+    const at = (i * 7919) % 5000; // scattered due times, in seconds
+    handles.push({ i, at, handle: timers.after(at * 1000 + 1000, () => fired.push(i)) });
+    if (i % 3 === 2) for (const h of handles.splice(0, 3)) if (h.i % 7 !== 0) h.handle.cancel();
+  }
+  for (const h of handles) if (h.i % 7 !== 0) h.handle.cancel();
+  // Cancelling twice changes nothing.
+  for (const h of handles) if (h.i % 7 !== 0) h.handle.cancel();
+  clock.advance(3000);
+  timers.poke();
+  const expected = Array.from({ length: 5000 }, (_, i) => i).filter((i) => i % 7 === 0).map((i) => ({ i, at: (i * 7919) % 5000 }));
+  const dueBy = (s: number) => expected.filter((e) => e.at * 1000 + 1000 <= s * 1000).sort((a, b) => a.at - b.at || a.i - b.i).map((e) => e.i);
+  assert.deepEqual(fired, dueBy(3000));
+  // Cancelling a timer that already fired changes nothing either.
+  const first = timers.after(0, () => fired.push(-1));
+  timers.poke();
+  first.cancel();
+  fired.pop();
+  clock.advance(3000);
+  timers.poke();
+  assert.deepEqual(fired, dueBy(6000));
+  timers.clear();
+});

@@ -4,12 +4,35 @@ export interface TimerHandle {
   cancel(): void;
 }
 
-interface Entry {
-  readonly at: number;
-  readonly seq: number;
-  readonly fn: () => void;
-  cancelled: boolean;
+const NOTHING = (): void => undefined;
+
+/**
+ * A scheduled callback, and its own handle (no closure per timer: method calls and connects each make one). A
+ * cancelled entry lets go of its callback at once, so what the callback holds (a whole method call) is not kept until
+ * the entry leaves the heap.
+ */
+class Entry implements TimerHandle {
+  cancelled = false;
+  /** Taken off the heap (fired or dropped): cancelling it no longer counts. */
+  done = false;
+
+  constructor(
+    readonly at: number,
+    readonly seq: number,
+    public fn: () => void,
+    private readonly onCancel: () => void,
+  ) {}
+
+  cancel(): void {
+    if (this.cancelled || this.done) return;
+    this.cancelled = true;
+    this.fn = NOTHING;
+    this.onCancel();
+  }
 }
+
+/** The heap is rebuilt without its cancelled entries once they are this many and at least half of it. */
+const COMPACT_AFTER = 1024;
 
 /**
  * Timers on the hub clock: method timeouts, token expiry of live connections, keep-alive, C2D locks and TTLs. One
@@ -23,6 +46,12 @@ export class HubTimers {
   #seq = 0;
   #real: ReturnType<typeof setTimeout> | undefined;
   #realAt = Infinity;
+  /** Cancelled entries still in the heap (a method call's timeout is cancelled by its answer, long before it is due). */
+  #cancelled = 0;
+  readonly #onCancel = (): void => {
+    this.#cancelled++;
+    if (this.#cancelled >= COMPACT_AFTER && this.#cancelled * 2 >= this.#heap.length) this.#compact();
+  };
 
   /** `onError` hears about callbacks that throw; one failing callback never stops the others. */
   constructor(clock: Clock, onError: (error: unknown) => void) {
@@ -32,10 +61,10 @@ export class HubTimers {
 
   /** Runs `fn` once the hub clock reaches `at` (ms since epoch). */
   at(at: number, fn: () => void): TimerHandle {
-    const entry: Entry = { at, seq: this.#seq++, fn, cancelled: false };
+    const entry = new Entry(at, this.#seq++, fn, this.#onCancel);
     this.#push(entry);
     if (at < this.#realAt) this.#arm();
-    return { cancel: () => void (entry.cancelled = true) };
+    return entry;
   }
 
   /** Runs `fn` after `ms` of hub time. */
@@ -50,7 +79,9 @@ export class HubTimers {
 
   /** Drops every timer (hub shutdown). */
   clear(): void {
+    for (const entry of this.#heap) entry.done = true;
     this.#heap.length = 0;
+    this.#cancelled = 0;
     if (this.#real !== undefined) clearTimeout(this.#real);
     this.#real = undefined;
     this.#realAt = Infinity;
@@ -102,8 +133,27 @@ export class HubTimers {
     }
   }
 
+  /** Rebuilds the heap from its live entries: sorted by (at, seq), which is a valid heap. */
+  #compact(): void {
+    const heap = this.#heap;
+    const live: Entry[] = [];
+    for (const entry of heap) {
+      if (entry.cancelled) entry.done = true;
+      else live.push(entry);
+    }
+    live.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    heap.length = 0;
+    for (const entry of live) heap.push(entry);
+    this.#cancelled = 0;
+  }
+
   #pop(): void {
     const heap = this.#heap;
+    const top = heap[0];
+    if (top !== undefined) {
+      top.done = true;
+      if (top.cancelled) this.#cancelled--;
+    }
     const last = heap.pop();
     if (last === undefined || heap.length === 0) return;
     heap[0] = last;

@@ -62,9 +62,17 @@ export function resourceIdOf(hubName: string): string {
   return `/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/MALACHITE/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/${hubName.toUpperCase()}`;
 }
 
-/** Record `time`: whole seconds with a `Z` (`2023-09-21T22:33:34Z`) [REAL]. */
+let lastSecond = Number.NaN;
+let lastRecordTime = "";
+
+/** Record `time`: whole seconds with a `Z` (`2023-09-21T22:33:34Z`) [REAL]. Records come in bursts within a second. */
 function recordTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastRecordTime = `${new Date(second * 1000).toISOString().slice(0, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastRecordTime;
 }
 
 function isoTime(ms: number): string {
@@ -131,17 +139,22 @@ interface Draft {
 
 function finish(draft: Draft, time: number, facts: HubFacts): ResourceLogRecord {
   const error = draft.error === undefined ? undefined : failure(draft.error);
-  return {
+  // Built member by member, in the envelope's order.
+  const record: { -readonly [K in keyof ResourceLogRecord]: ResourceLogRecord[K] } = {
     time: recordTime(time),
     resourceId: facts.resourceId,
     operationName: draft.operationName,
     category: draft.category,
     level: error !== undefined || draft.level === "Error" ? "Error" : "Information",
-    ...(error === undefined ? {} : { resultType: error.resultType, resultDescription: error.resultDescription }),
-    ...(draft.durationMs === undefined ? {} : { durationMs: String(Math.max(0, Math.round(draft.durationMs))) }),
-    properties: JSON.stringify(draft.properties),
-    location: facts.location,
-  };
+  } as ResourceLogRecord;
+  if (error !== undefined) {
+    record.resultType = error.resultType;
+    record.resultDescription = error.resultDescription;
+  }
+  if (draft.durationMs !== undefined) record.durationMs = String(Math.max(0, Math.round(draft.durationMs)));
+  record.properties = JSON.stringify(draft.properties);
+  record.location = facts.location;
+  return record;
 }
 
 /**
@@ -150,31 +163,48 @@ function finish(draft: Draft, time: number, facts: HubFacts): ResourceLogRecord 
  * needs is in the event and `facts`.
  */
 export function renderRecords(event: HubEvent, facts: HubFacts): ResourceLogRecord[] {
-  return drafts(event, facts).map((draft) => finish(draft, event.time, facts));
+  const list = drafts(event, facts);
+  const records = new Array<ResourceLogRecord>(list.length);
+  for (let i = 0; i < list.length; i++) records[i] = finish(list[i]!, event.time, facts);
+  return records;
+}
+
+// The most frequent events (a connect, a method call) have functions of their own: small functions get optimized,
+// the large switch below may not.
+
+function deviceConnectDraft(event: Extract<HubEvent, { type: "deviceConnected" }>): Draft {
+  const properties: Props = identity(event.deviceId, event.moduleId);
+  if (event.sdkVersion !== undefined) properties["sdkVersion"] = event.sdkVersion;
+  properties["protocol"] = protocolName(event.protocol);
+  properties["authType"] = event.authMethod;
+  properties["maskedIpAddress"] = maskIpAddress(event.ipAddress);
+  properties["statusCode"] = null;
+  properties["errorMessage"] = "";
+  return { operationName: "deviceConnect", category: "Connections", properties };
+}
+
+function methodDraft(event: Extract<HubEvent, { type: "methodInvoked" }>): Draft {
+  const properties: Props = identity(event.deviceId, event.moduleId);
+  // RequestSize/ResponseSize are bare numbers, PascalCase, as in the sample [SAMPLE].
+  properties["RequestSize"] = event.requestSize ?? 0;
+  properties["ResponseSize"] = event.responseSize ?? 0;
+  properties["sdkVersion"] = event.sdkVersion ?? null;
+  return {
+    operationName: "send",
+    category: "DirectMethods",
+    error: event.outcome === "answered" ? undefined : event.outcome,
+    durationMs: event.durationMs,
+    properties,
+  };
 }
 
 function drafts(event: HubEvent, facts: HubFacts): Draft[] {
-  const connectionOf = (deviceId: string, moduleId: string): ConnectionFacts | undefined => facts.connection?.(deviceId, moduleId);
   switch (event.type) {
     // ---- Connections: successes and errors (§2.1) ----
     case "deviceConnected":
-      return [
-        {
-          operationName: "deviceConnect",
-          category: "Connections",
-          properties: {
-            ...identity(event.deviceId, event.moduleId),
-            ...(event.sdkVersion === undefined ? {} : { sdkVersion: event.sdkVersion }),
-            protocol: protocolName(event.protocol),
-            authType: event.authMethod,
-            maskedIpAddress: maskIpAddress(event.ipAddress),
-            statusCode: null,
-            errorMessage: "",
-          },
-        },
-      ];
+      return [deviceConnectDraft(event)];
     case "deviceDisconnected": {
-      const known = connectionOf(event.deviceId, event.moduleId);
+      const known = facts.connection?.(event.deviceId, event.moduleId);
       const base = {
         ...identity(event.deviceId, event.moduleId),
         protocol: protocolName(event.protocol),
@@ -234,7 +264,7 @@ function drafts(event: HubEvent, facts: HubFacts): Draft[] {
 
     // ---- C2DCommands: errors only (§2.3) ----
     case "c2dDeadLettered": {
-      const known = connectionOf(event.deviceId, "");
+      const known = facts.connection?.(event.deviceId, "");
       const enqueued = event.enqueuedTime;
       return [
         {
@@ -317,7 +347,7 @@ function drafts(event: HubEvent, facts: HubFacts): Draft[] {
     case "twinOperation": {
       // A desired-property push is the tail of a service twin update, which C2DTwinOperations already logs.
       if (event.operation === "notifyDesired") return [];
-      const known = connectionOf(event.deviceId, event.moduleId);
+      const known = facts.connection?.(event.deviceId, event.moduleId);
       return [
         {
           // `update` is documented; `read` for a GET mirrors C2DTwinOperations [INF].
@@ -369,16 +399,7 @@ function drafts(event: HubEvent, facts: HubFacts): Draft[] {
 
     // ---- DirectMethods: successes and errors, `send` (§2.11) ----
     case "methodInvoked":
-      return [
-        {
-          operationName: "send",
-          category: "DirectMethods",
-          error: event.outcome === "answered" ? undefined : event.outcome,
-          durationMs: event.durationMs,
-          // RequestSize/ResponseSize are bare numbers, PascalCase, as in the sample [SAMPLE].
-          properties: { ...identity(event.deviceId, event.moduleId), RequestSize: event.requestSize ?? 0, ResponseSize: event.responseSize ?? 0, sdkVersion: event.sdkVersion ?? null },
-        },
-      ];
+      return [methodDraft(event)];
 
     // Successes of errors-only categories, and events no category covers (monitoring.md §0.8).
     default:

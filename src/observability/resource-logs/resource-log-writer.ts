@@ -32,21 +32,34 @@ function fileName(n: number): string {
   return `resource-logs-${String(n).padStart(6, "0")}.jsonl`;
 }
 
-interface Entry {
+/** A record and what queries match it on; its deviceId is read from `properties` only when a query asks. */
+class Entry {
   readonly record: ResourceLogRecord;
   readonly timeMs: number;
-  readonly deviceId: string | undefined;
+  #deviceId: string | undefined | null = null;
+
+  constructor(record: ResourceLogRecord) {
+    this.record = record;
+    this.timeMs = Date.parse(record.time);
+  }
+
+  get deviceId(): string | undefined {
+    if (this.#deviceId === null) this.#deviceId = deviceIdOf(this.record);
+    return this.#deviceId;
+  }
+}
+
+function deviceIdOf(record: ResourceLogRecord): string | undefined {
+  try {
+    const value = (JSON.parse(record.properties) as Record<string, unknown>)["deviceId"];
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function entryOf(record: ResourceLogRecord): Entry {
-  let deviceId: string | undefined;
-  try {
-    const value = (JSON.parse(record.properties) as Record<string, unknown>)["deviceId"];
-    if (typeof value === "string") deviceId = value;
-  } catch {
-    deviceId = undefined;
-  }
-  return { record, timeMs: Date.parse(record.time), deviceId };
+  return new Entry(record);
 }
 
 /** `since` against whole-second record times: a record in the same second as `since` is included. */
@@ -167,7 +180,8 @@ export class ResourceLogWriter {
       if (this.#dir === undefined || this.#closed) continue;
       const line = `${JSON.stringify(record)}\n`;
       this.#pending.push(line);
-      this.#pendingBytes += Buffer.byteLength(line);
+      // Characters, not bytes: only the eager-flush threshold reads this, and records are nearly all ASCII.
+      this.#pendingBytes += line.length;
     }
     if (this.#pending.length === 0) return;
     if (this.#pendingBytes >= EAGER_FLUSH_BYTES) {
