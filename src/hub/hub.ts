@@ -117,7 +117,12 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   let c2d: C2dQueue | undefined;
   let fileUploads: FileUploads | undefined;
   // "drop" faults and the SDK's Kill* faults close a live connection through Presence, built below.
-  const faults = new FaultRules({ clock, timers, disconnect: (key, reason) => presence?.disconnect(key, reason) });
+  const faults = new FaultRules({
+    clock,
+    timers,
+    disconnect: (key, reason) => presence?.disconnect(key, reason),
+    detach: (key, role, reason) => presence?.find(key.deviceId, key.moduleId)?.link.detach?.(role, reason) === true,
+  });
   const deviceAuth = new DeviceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, store: deps.store, policies: () => policies, trustedCas: () => trustedCas });
   const registry = new Registry({
     store: deps.store,

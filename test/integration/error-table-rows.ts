@@ -87,7 +87,7 @@ export const ERROR_ROWS: readonly ErrorRow[] = [
   r(404104, "mqtt-device", "d2c", "fault", "NotConnectedError + disconnect"),
   r(404104, "amqp-device", "d2c", "fault", "Error + disconnect"),
 
-  r(409002, "amqp-device", "d2c", "fault", "Error"),
+  r(409002, "amqp-device", "d2c", "fault", "Error + disconnect"),
 
   r(412002, "https-device", "c2d.settle", "real", "Error"),
   r(412002, "https-device", "c2d.settle", "fault", "Error"),

@@ -151,6 +151,17 @@ test("400027 and 404104 rules end the caller's connection with that reason; othe
   assert.deepEqual(dropped, [{ key: { deviceId: "d1", moduleId: "" }, reason: "ConnectionForcefullyClosedOnNewConnection" }]);
 });
 
+test("a 409002 rule detaches the link the operation travels on, then refuses the call", () => {
+  const clock = new HubClock({ now: () => T0 });
+  const timers = new HubTimers(clock, (error) => assert.fail(String(error)));
+  cleanups.push(() => timers.clear());
+  const detached: string[] = [];
+  const rules = new FaultRules({ clock, timers, disconnect: () => assert.fail("no disconnect"), detach: (key, role, reason) => detached.push(`${key.deviceId}:${role}:${reason}`) > 0 });
+  rules.add(OWNER, { error: 409002, operation: "twin.get", count: 1 });
+  assert.throws(() => rules.enter(device("d1", "amqp"), "twin.get"), (e: unknown) => e instanceof HubError && e.code === 409002);
+  assert.deepEqual(detached, ["d1:twinRequest:LinkCreationConflict"]);
+});
+
 test("SDK fault messages: Kill* closes or detaches after the delay, Invoke* fails the sender's calls for the duration", async () => {
   const { rules, timers, dropped, advance } = setup();
   const detached: string[] = [];

@@ -2,6 +2,7 @@ import { HUB_ERRORS, HubError, isHubErrorName, type HubErrorName } from "../erro
 import type { CallContext } from "../call-context.js";
 import type { Clock } from "../ports/clock.js";
 import type { IdentityKey } from "../ports/store.js";
+import type { DeviceLinkRole } from "../ports/device-link.js";
 import type { HubTimers } from "../timers/hub-timers.js";
 import { requireAllRights } from "../admin/clock-admin.js";
 import { Mulberry32 } from "./prng.js";
@@ -79,9 +80,24 @@ export interface FaultRulesDeps {
   readonly nextId?: () => string;
   /** Closes the live connection of an identity ("drop"); the hub wires it to Presence. */
   readonly disconnect: (key: IdentityKey, reason: HubErrorName) => void;
+  /**
+   * Detaches one link of an identity's live connection (protocols with links); false when there is no such link.
+   * The hub wires it to the connection's DeviceLink.
+   */
+  readonly detach?: (key: IdentityKey, role: DeviceLinkRole, reason: HubErrorName) => boolean;
   /** Seeds for rules with a probability and no seed; `Math.random` by default. The seed chosen is shown on the rule. */
   readonly randomSeed?: () => number;
 }
+
+/** The device link each device operation travels on, for faults that detach a link (409002). */
+const LINK_OF: Partial<Record<FaultOperation, DeviceLinkRole>> = {
+  d2c: "d2c",
+  "c2d.receive": "c2d",
+  "c2d.settle": "c2d",
+  "twin.get": "twinRequest",
+  "twin.reported": "twinRequest",
+  "twin.desired": "twinRequest",
+};
 
 /** Errors that end the caller's connection instead of refusing one call (troubleshooting guide: 400027, 404104). */
 const CONNECTION_ENDING: ReadonlySet<HubErrorName> = new Set<HubErrorName>(["ConnectionForcefullyClosedOnNewConnection", "DeviceConnectionClosedRemotely"]);
@@ -186,6 +202,11 @@ export class FaultRules {
         if (CONNECTION_ENDING.has(fault.error) && caller?.kind === "device") {
           this.#deps.disconnect({ deviceId: caller.deviceId, moduleId: caller.moduleId }, fault.error);
           throw new HubError(fault.error, { trackingId, message: text(fault.error), info: DROP_INFO });
+        }
+        // 409002 is a link conflict on IoT Hub: the link the operation uses is detached, where the protocol has links.
+        const role = LINK_OF[operation];
+        if (fault.error === "LinkCreationConflict" && caller?.kind === "device" && role !== undefined) {
+          this.#deps.detach?.({ deviceId: caller.deviceId, moduleId: caller.moduleId }, role, fault.error);
         }
         throw new HubError(fault.error, { trackingId, message: text(fault.error) });
       }
