@@ -152,23 +152,25 @@ describe("fault injection", () => {
     assert.deepEqual(await rules(), []);
   });
 
-  test("AzIoTHub_FaultOperationType KillTcp over MQTT: the message is accepted, the connection is killed after the delay, the SDK reconnects", async () => {
-    const client = await device("kill-tcp", "Mqtt", "default");
-    // A C2D listener makes the SDK reconnect on its own after a drop (it re-enables C2D).
-    client.on("message", (message: any) => void client.complete(message).catch(() => undefined));
-    await client.open();
-    const reconnected = new Promise<void>((resolve) => client.once("connect", () => resolve()));
-    const message = new deviceSdk.Message("kill");
-    message.properties.add("AzIoTHub_FaultOperationType", "KillTcp");
-    message.properties.add("AzIoTHub_FaultOperationCloseReason", "boom");
-    message.properties.add("AzIoTHub_FaultOperationDelayInSecs", "5");
-    await client.sendEvent(message);
-    assert.ok((await storedTelemetry(hub)).some((r) => r.body.toString() === "kill"), "the fault message itself is accepted");
-    // The delay runs on the hub clock: advancing it fires the kill at once.
-    hub.advanceClock(5);
-    await within(reconnected, 20_000, "the SDK did not reconnect");
-    await client.sendEvent(new deviceSdk.Message("after the kill"));
-  });
+  for (const fault of ["KillTcp", "ShutDownMqtt"]) {
+    test(`AzIoTHub_FaultOperationType ${fault} over MQTT: the message is accepted, the connection is killed after the delay, the SDK reconnects`, async () => {
+      const client = await device(`kill-${fault.toLowerCase()}`, "Mqtt", "default");
+      // A C2D listener makes the SDK reconnect on its own after a drop (it re-enables C2D).
+      client.on("message", (message: any) => void client.complete(message).catch(() => undefined));
+      await client.open();
+      const reconnected = new Promise<void>((resolve) => client.once("connect", () => resolve()));
+      const message = new deviceSdk.Message(`kill ${fault}`);
+      message.properties.add("AzIoTHub_FaultOperationType", fault);
+      message.properties.add("AzIoTHub_FaultOperationCloseReason", "boom");
+      message.properties.add("AzIoTHub_FaultOperationDelayInSecs", "5");
+      await client.sendEvent(message);
+      assert.ok((await storedTelemetry(hub)).some((r) => r.body.toString() === `kill ${fault}`), "the fault message itself is accepted");
+      // The delay runs on the hub clock: advancing it fires the kill at once.
+      hub.advanceClock(5);
+      await within(reconnected, 20_000, "the SDK did not reconnect");
+      await client.sendEvent(new deviceSdk.Message(`after ${fault}`));
+    });
+  }
 
   test("AzIoTHub_FaultOperationType InvokeThrottling over AMQP: ThrottlingError for the duration, then fine", async () => {
     const client = await device("throttled", "Amqp");
