@@ -21,6 +21,24 @@ const API = "api-version=2021-04-12";
 const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 const noRetry = { shouldRetry: () => false, nextRetryTimeout: () => 0 };
 const WAIT_MS = 8000;
+
+/** The resource-log category of the operation each row exercises (monitoring.md §2). */
+const LOG_CATEGORY: Readonly<Record<string, string>> = {
+  connect: "Connections",
+  tokenExpiry: "Connections",
+  d2c: "DeviceTelemetry",
+  registry: "DeviceIdentityOperations",
+  "twin.get": "C2DTwinOperations",
+  "c2d.send": "C2DCommands",
+  "c2d.settle": "C2DCommands",
+  "method.invoke": "DirectMethods",
+  fileUpload: "FileUploadOperations",
+};
+/**
+ * Cells with no record yet: a fault-injected refusal of a file-upload request (the hub records only the real
+ * ten-uploads refusal in FileUploadOperations). Issue #6 keeps this open.
+ */
+const NO_RECORD: ReadonlySet<string> = new Set(["403006 fileUpload fault"]);
 const TIMED_OUT = Symbol("timed out");
 
 type DeviceClient = ReturnType<typeof deviceClient>;
@@ -225,14 +243,38 @@ describe("the code × protocol table (docs/errors.md)", () => {
     }
   }
 
+  /** How many resource-log records the hub holds (the ring keeps the newest 10,000; this file writes far fewer). */
+  async function resourceLogCount(): Promise<number> {
+    return (await resourceLogs()).length;
+  }
+  async function resourceLogs(): Promise<Array<{ resultType?: string; category: string }>> {
+    const reply = await serviceRequest(hub, "GET", `/admin/logs?${API}&limit=10000`);
+    assert.equal(reply.status, 200, reply.text);
+    return (reply.json as { records: Array<{ resultType?: string; category: string }> }).records;
+  }
+  /** The records written since `before`; records of a disconnect may follow the SDK's error by a few ms. */
+  async function newResourceLogs(before: number): Promise<Array<{ resultType?: string; category: string }>> {
+    await pause(100);
+    return (await resourceLogs()).slice(before);
+  }
+
   const observed: Array<ErrorRow & { observed: string }> = [];
   for (const row of ERROR_ROWS) {
     const only = process.env["ERROR_TABLE_ONLY"];
     if (only !== undefined && !only.split(",").includes(String(row.code))) continue;
     test(`${row.code} on ${row.protocol} ${row.operation} (${row.via}): the SDK surfaces ${row.sdk}`, { timeout: 20_000 }, async () => {
+      const before = await resourceLogCount();
       const seen = await produce(row);
       observed.push({ ...row, observed: seen });
       assert.equal(seen, row.sdk);
+      // Issue #6: each error also leaves IoT Hub's resource-log record, in the category of the operation that failed.
+      const category = LOG_CATEGORY[row.operation];
+      if (category === undefined || NO_RECORD.has(`${row.code} ${row.operation} ${row.via}`)) return;
+      const records = await newResourceLogs(before);
+      assert.ok(
+        records.some((r) => r.resultType === String(row.code) && r.category === category),
+        `no ${category} record with resultType ${row.code} among ${JSON.stringify(records.map((r) => `${r.category}:${r.resultType ?? "ok"}`))}`,
+      );
     });
   }
 

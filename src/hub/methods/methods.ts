@@ -1,4 +1,4 @@
-import { HubError } from "../errors/index.js";
+import { HubError, type HubErrorName } from "../errors/index.js";
 import type { CallContext } from "../call-context.js";
 import { requireRight } from "../auth/service-auth.js";
 import type { HubEvents } from "../events/hub-event.js";
@@ -93,7 +93,15 @@ export class Methods {
     if (payload.length > MAX_PAYLOAD) {
       throw new HubError("MessageTooLarge", { trackingId: ctx.trackingId, message: `The method payload is ${payload.length} bytes; the limit is ${MAX_PAYLOAD}` });
     }
-    await this.#deps.faults?.enter(ctx, "method.invoke", { deviceId: input.deviceId, moduleId });
+    try {
+      await this.#deps.faults?.enter(ctx, "method.invoke", { deviceId: input.deviceId, moduleId });
+    } catch (error) {
+      // An injected failure is logged as the real one would be (a DirectMethods record with its code).
+      if (error instanceof HubError) {
+        this.#record({ deviceId: input.deviceId, moduleId }, methodName, error.errorName, this.#deps.clock.now(), { requestSize: payload.length, responseSize: 0, sdkVersion: ctx.client?.sdkVersion });
+      }
+      throw error;
+    }
     await this.#deps.hubLimits?.admit(ctx, "methodInvoke", payload.length);
     const key = { deviceId: input.deviceId, moduleId };
     // A connected identity exists (deleting one closes its connection), so only an unconnected one is looked up.
@@ -160,7 +168,7 @@ export class Methods {
   #record(
     key: { deviceId: string; moduleId: string },
     methodName: string,
-    outcome: "answered" | "DeviceNotOnline" | "GatewayTimeout",
+    outcome: "answered" | HubErrorName,
     started: number,
     sizes: { readonly requestSize: number; readonly responseSize: number; readonly sdkVersion: string | undefined },
   ): void {
