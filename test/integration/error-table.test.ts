@@ -34,11 +34,8 @@ const LOG_CATEGORY: Readonly<Record<string, string>> = {
   "method.invoke": "DirectMethods",
   fileUpload: "FileUploadOperations",
 };
-/**
- * Cells with no record yet: a fault-injected refusal of a file-upload request (the hub records only the real
- * ten-uploads refusal in FileUploadOperations). Issue #6 keeps this open.
- */
-const NO_RECORD: ReadonlySet<string> = new Set(["403006 fileUpload fault"]);
+/** Cells where IoT Hub writes no record (none at present). */
+const NO_RECORD: ReadonlySet<string> = new Set<string>();
 const TIMED_OUT = Symbol("timed out");
 
 type DeviceClient = ReturnType<typeof deviceClient>;

@@ -1,3 +1,5 @@
+import type { HubErrorName } from "../errors/index.js";
+
 /**
  * What file upload reports, for the `FileUploadOperations` resource-log category (operation `ingress`: deviceId,
  * protocol, blobUri) and the `d2c.files.*`-style metrics (service-protocol.md §8). Part of the HubEvent union.
@@ -5,8 +7,8 @@
 export type FileUploadEvent =
   /** `POST /devices/{id}/files` handed out a SAS URI. */
   | { readonly type: "fileUploadStarted"; readonly time: number; readonly deviceId: string; readonly correlationId: string; readonly blobName: string; readonly blobUri: string; readonly expiryTime: number; readonly protocol: string }
-  /** A request for a SAS URI was refused because the device already has the most uploads open (403006). */
-  | { readonly type: "fileUploadRefused"; readonly time: number; readonly deviceId: string; readonly blobName: string; readonly activeUploads: number; readonly protocol: string }
+  /** A request for a SAS URI was refused: the device already has the most uploads open (403006), or by a fault rule (`error`). */
+  | { readonly type: "fileUploadRefused"; readonly time: number; readonly deviceId: string; readonly blobName: string; readonly activeUploads: number; readonly protocol: string; readonly error?: HubErrorName }
   /** The device notified the outcome of an upload; `notified` says whether a file notification was queued. */
   | { readonly type: "fileUploadCompleted"; readonly time: number; readonly deviceId: string; readonly correlationId: string; readonly blobName: string; readonly blobUri: string; readonly isSuccess: boolean; readonly statusCode: number | null; readonly statusDescription: string | null; readonly notified: boolean; readonly protocol: string }
   /** An upload was never notified before its SAS TTL passed: its slot is free again. */

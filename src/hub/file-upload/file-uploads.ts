@@ -139,7 +139,15 @@ export class FileUploads {
     if (blobName.length > FILE_UPLOAD_MAX_BLOB_NAME) {
       throw invalid(ctx, `The blob name '${deviceId}/…' is ${blobName.length} characters long; with the device id prefix it must be at most ${FILE_UPLOAD_MAX_BLOB_NAME}`);
     }
-    await this.#deps.faults?.enter(ctx, "fileUpload");
+    try {
+      await this.#deps.faults?.enter(ctx, "fileUpload");
+    } catch (error) {
+      // An injected refusal is logged as a real one is (a FileUploadOperations record with its code).
+      if (error instanceof HubError) {
+        this.#emit({ type: "fileUploadRefused", time: this.#deps.clock.now(), deviceId, blobName, activeUploads: 0, protocol: ctx.protocol, error: error.errorName });
+      }
+      throw error;
+    }
     await this.#deps.hubLimits?.admit(ctx, "fileUploadStart");
     return this.#serial.run(deviceId, async () => {
       const now = this.#deps.clock.now();

@@ -324,7 +324,7 @@ function drafts(event: HubEvent, facts: HubFacts): Draft[] {
         {
           operationName: "ingress",
           category: "FileUploadOperations",
-          error: "DeviceMaximumActiveFileUploadLimitExceeded",
+          error: event.error ?? "DeviceMaximumActiveFileUploadLimitExceeded",
           durationMs: 0,
           // No SAS URI was issued, so there is no blob URI; the HTTPS call's auth method is not in the event.
           properties: { deviceId: event.deviceId, protocol: protocolName(event.protocol), authType: null, blobUri: null },
