@@ -6,6 +6,8 @@ import type { Clock } from "../ports/clock.js";
 import type { Ids } from "../ports/ids.js";
 import type { HubTimers, TimerHandle } from "../timers/hub-timers.js";
 import { KeyedSerial } from "./keyed-serial.js";
+import { BackgroundWork } from "../../shared/background-work.js";
+import { Listeners } from "../../shared/listeners.js";
 
 /** The content type of a feedback message's body (service-protocol.md §4.5; the service SDKs check it). */
 export const FEEDBACK_CONTENT_TYPE = "application/vnd.microsoft.iothub.feedback.json";
@@ -86,8 +88,8 @@ export class C2dFeedback {
   readonly #deps: C2dFeedbackDeps;
   readonly #settings: C2dFeedbackSettings;
   readonly #serial = new KeyedSerial();
-  readonly #listeners = new Set<() => void>();
-  readonly #background = new Set<Promise<void>>();
+  readonly #listeners: Listeners;
+  readonly #background: BackgroundWork;
   readonly #locks = new Map<string, Lock>();
   /** Sequence number → the token of the lock holding it. */
   readonly #lockedBy = new Map<number, string>();
@@ -96,6 +98,8 @@ export class C2dFeedback {
 
   constructor(deps: C2dFeedbackDeps) {
     this.#deps = deps;
+    this.#background = new BackgroundWork(deps.reportError);
+    this.#listeners = new Listeners(deps.reportError);
     this.#settings = checkSettings({ ...C2D_FEEDBACK_DEFAULT_SETTINGS, ...deps.settings });
   }
 
@@ -151,7 +155,7 @@ export class C2dFeedback {
       const token = this.#guid();
       const until = now + this.#settings.lockMs;
       const handle = this.#deps.timers.at(until, () => {
-        void this.#track(this.#op((timerFx) => this.#releaseEnded(this.#deps.clock.now(), timerFx)));
+        void this.#background.track(this.#op((timerFx) => this.#releaseEnded(this.#deps.clock.now(), timerFx)));
       });
       const sequenceNumbers = batch.map((r) => r.sequenceNumber);
       this.#locks.set(token, { token, sequenceNumbers, until, handle });
@@ -177,13 +181,12 @@ export class C2dFeedback {
 
   /** Calls `listener` whenever records become available (new feedback, an abandon, a lock end); returns an unsubscribe. */
   onAvailable(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => void this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   /** C2dQueue queued feedback records (its onFeedback hook): a waiting receiver may take them. */
   notify(records: readonly C2dFeedbackRecord[]): void {
-    if (records.length > 0) this.#available();
+    if (records.length > 0) this.#listeners.notify();
   }
 
   /** Records waiting in the queue (locked or not), not past the feedback TTL. */
@@ -201,7 +204,7 @@ export class C2dFeedback {
 
   /** Resolves once the work started by lock-end timers has finished (tests; shutdown). */
   async idle(): Promise<void> {
-    while (this.#background.size > 0) await Promise.all([...this.#background]);
+    await this.#background.idle();
   }
 
   async #settle(ctx: CallContext, lockToken: string, outcome: "complete" | "abandon" | "reject"): Promise<void> {
@@ -267,30 +270,11 @@ export class C2dFeedback {
     try {
       return await this.#serial.run(FEEDBACK, () => task(fx));
     } finally {
-      if (fx.available) this.#available();
+      if (fx.available) this.#listeners.notify();
     }
   }
 
-  /** Keeps track of work nobody awaits, so idle() can wait for it; its failure is reported. */
-  #track(work: Promise<unknown>): Promise<void> {
-    const tracked = work.then(
-      () => undefined,
-      (error: unknown) => this.#deps.reportError(error),
-    );
-    this.#background.add(tracked);
-    void tracked.then(() => this.#background.delete(tracked));
-    return tracked;
-  }
 
-  #available(): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#deps.reportError(error);
-      }
-    }
-  }
 
   /** A GUID: AMQP carries lock tokens as 16-byte delivery tags, and .NET reads them as a Guid. */
   #guid(): string {

@@ -22,6 +22,7 @@ import { checkId } from "../registry/identity-id.js";
 import { identityNotFound } from "../registry/not-found.js";
 import type { C2dEvent, C2dEventSink } from "./c2d-events.js";
 import { KeyedSerial } from "./keyed-serial.js";
+import { BackgroundWork } from "../../shared/background-work.js";
 
 // service-protocol.md §4.8 and §7.4 (Learn, "Understand cloud-to-device messaging" and "IoT Hub quotas"): at most 50
 // messages per device queue, lock 1 min (fixed), TTL default 1 h (hub setting, 1 min-48 h), at most 48 h,
@@ -136,11 +137,12 @@ export class C2dQueue {
   readonly #timers = new Map<string, { readonly at: number; readonly handle: TimerHandle }>();
   /** Devices whose count awaits the next batched write, and the one batch being gathered (see #syncCount). */
   #countBatch: { readonly devices: Set<string>; readonly done: Promise<void> } | undefined;
-  readonly #background = new Set<Promise<void>>();
+  readonly #background: BackgroundWork;
   #closed = false;
 
   constructor(deps: C2dQueueDeps) {
     this.#deps = deps;
+    this.#background = new BackgroundWork(deps.reportError);
     this.#settings = checkSettings({ ...C2D_DEFAULT_SETTINGS, ...deps.settings });
   }
 
@@ -294,7 +296,7 @@ export class C2dQueue {
    * device). Resolves once done; a failure is reported, not thrown.
    */
   deviceDeleted(deviceId: string): Promise<void> {
-    return this.#track(
+    return this.#background.track(
       this.#serial.run(deviceId, async () => {
         this.#disarm(deviceId);
         await this.#deps.store.deleteDevice(deviceId);
@@ -326,7 +328,7 @@ export class C2dQueue {
 
   /** Resolves once the work started by timers and deviceDeleted has finished (tests; shutdown). */
   async idle(): Promise<void> {
-    while (this.#background.size > 0) await Promise.all([...this.#background]);
+    await this.#background.idle();
   }
 
   /** Stops the timers and waits for work in progress; call before closing the stores. */
@@ -498,7 +500,7 @@ export class C2dQueue {
     const handle = this.#deps.timers.at(at, () => {
       if (this.#timers.get(deviceId)?.handle !== handle) return;
       this.#timers.delete(deviceId);
-      void this.#track(
+      void this.#background.track(
         this.#op(deviceId, async (fx) => {
           try {
             const live = await this.#sweep(deviceId, this.#deps.clock.now(), fx);
@@ -518,16 +520,6 @@ export class C2dQueue {
     this.#timers.delete(deviceId);
   }
 
-  /** Keeps track of work nobody awaits, so idle() can wait for it; its failure is reported. */
-  #track(work: Promise<unknown>): Promise<void> {
-    const tracked = work.then(
-      () => undefined,
-      (error: unknown) => this.#deps.reportError(error),
-    );
-    this.#background.add(tracked);
-    void tracked.then(() => this.#background.delete(tracked));
-    return tracked;
-  }
 
   #notify(fn: () => void): void {
     try {

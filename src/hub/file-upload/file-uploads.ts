@@ -12,6 +12,8 @@ import type { FaultRules } from "../faults/fault-rules.js";
 import { KeyedSerial } from "../c2d/keyed-serial.js";
 import { hubTime } from "../time.js";
 import type { FileUploadEvent, FileUploadEventSink } from "./file-upload-events.js";
+import { BackgroundWork } from "../../shared/background-work.js";
+import { Listeners } from "../../shared/listeners.js";
 
 // service-protocol.md §6.3/§7.4 (Learn, "IoT Hub quotas and throttling"): at most 10 concurrent file uploads per
 // device; the 11th request is 403006 "Number of active file upload requests cannot exceed 10".
@@ -118,13 +120,15 @@ export class FileUploads {
   readonly #deps: FileUploadsDeps;
   readonly #settings: FileUploadSettings;
   readonly #serial = new KeyedSerial();
-  readonly #background = new Set<Promise<void>>();
-  readonly #listeners = new Set<() => void>();
+  readonly #background: BackgroundWork;
+  readonly #listeners: Listeners;
   #timer: { readonly at: number; readonly handle: TimerHandle } | undefined;
   #closed = false;
 
   constructor(deps: FileUploadsDeps) {
     this.#deps = deps;
+    this.#background = new BackgroundWork(deps.reportError);
+    this.#listeners = new Listeners(deps.reportError);
     this.#settings = checkSettings({ ...FILE_UPLOAD_DEFAULT_SETTINGS, ...deps.settings });
   }
 
@@ -292,13 +296,12 @@ export class FileUploads {
 
   /** Calls `listener` whenever a notification becomes available (queued, abandoned, or its lock ended); returns an unsubscribe. */
   onNotificationAvailable(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => void this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   /** The device was deleted: its open uploads go (their correlation ids are no longer valid). A failure is reported. */
   deviceDeleted(deviceId: string): Promise<void> {
-    return this.#track(this.#serial.run(deviceId, () => this.#deps.store.deleteDeviceUploads(deviceId)));
+    return this.#background.track(this.#serial.run(deviceId, () => this.#deps.store.deleteDeviceUploads(deviceId)));
   }
 
   /**
@@ -322,7 +325,7 @@ export class FileUploads {
 
   /** Resolves once the work started by timers and deviceDeleted has finished (tests; shutdown). */
   async idle(): Promise<void> {
-    while (this.#background.size > 0) await Promise.all([...this.#background]);
+    await this.#background.idle();
   }
 
   /** Stops the timer and waits for work in progress; call before closing the stores. */
@@ -358,7 +361,7 @@ export class FileUploads {
         await this.#deadLetter([{ notification, reason: "DeliveryCountExceeded" }], now);
       } else {
         const released = await this.#deps.store.setNotificationDelivery(notification.sequenceNumber, lockToken, { deliveryCount: notification.deliveryCount, lockToken: null, lockedUntil: null });
-        if (released !== undefined) this.#available();
+        if (released !== undefined) this.#listeners.notify();
       }
     });
   }
@@ -394,7 +397,7 @@ export class FileUploads {
       released = true;
     }
     await this.#deadLetter(gone, now);
-    if (released) this.#available();
+    if (released) this.#listeners.notify();
     return kept;
   }
 
@@ -435,7 +438,7 @@ export class FileUploads {
   #queued(notification: FileNotificationRecord): void {
     this.#schedule(notification.expiryTime);
     this.#emit({ type: "fileNotificationQueued", time: notification.enqueuedTime, deviceId: notification.deviceId, blobName: notification.blobName, blobSizeInBytes: notification.blobSizeInBytes, sequenceNumber: notification.sequenceNumber });
-    this.#available();
+    this.#listeners.notify();
   }
 
   /** Arms the hub timer at `at` (rounded up), unless it is already armed no later than that. */
@@ -447,7 +450,7 @@ export class FileUploads {
     const handle = this.#deps.timers.at(due, () => {
       if (this.#timer?.handle !== handle) return;
       this.#timer = undefined;
-      void this.#track(
+      void this.#background.track(
         this.#sweep().catch((error: unknown) => {
           if (!this.#closed) this.#schedule(this.#deps.clock.now() + RETRY_MS);
           throw error;
@@ -457,26 +460,7 @@ export class FileUploads {
     this.#timer = { at: due, handle };
   }
 
-  /** Keeps track of work nobody awaits, so idle() can wait for it; its failure is reported. */
-  #track(work: Promise<unknown>): Promise<void> {
-    const tracked = work.then(
-      () => undefined,
-      (error: unknown) => this.#deps.reportError(error),
-    );
-    this.#background.add(tracked);
-    void tracked.then(() => this.#background.delete(tracked));
-    return tracked;
-  }
 
-  #available(): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#deps.reportError(error);
-      }
-    }
-  }
 
   #emit(event: FileUploadEvent): void {
     this.#deps.events.emit(event);
