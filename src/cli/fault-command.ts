@@ -1,7 +1,7 @@
 import type { CliDeps } from "./cli-deps.js";
-import { resolveDataDir } from "./data-dir.js";
-import { HubUnreachable, callHub, errorText, type HubReply } from "./hub-client.js";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./start-command.js";
+import type { FaultRule } from "../hub/index.js";
+import { runAdminCall } from "./hub-client.js";
+import { EXIT_USAGE } from "./start-command.js";
 
 type Output = Pick<CliDeps, "stdout" | "stderr">;
 
@@ -20,40 +20,9 @@ export interface FaultAddOptions {
   readonly delay?: string | undefined;
 }
 
-interface RuleView {
-  readonly id: string;
-  readonly error: string;
-  readonly code?: number;
-  readonly operation: string;
-  readonly deviceId?: string;
-  readonly moduleId?: string;
-  readonly protocol?: string;
-  readonly count?: number;
-  readonly probability?: number;
-  readonly seed?: number;
-  readonly afterSeconds?: number;
-  readonly durationSeconds?: number;
-  readonly delaySeconds?: number;
-  readonly applied: number;
-  readonly state: string;
-}
+/** A rule as `/admin/faults` renders it: the core's view, sent as JSON. */
+type RuleView = Omit<FaultRule, "source" | "createdTime">;
 
-/** One admin call as iothubowner (the core accepts only a policy holding every right); prints the outcome. */
-async function run(options: { dataDir?: string | undefined }, env: Record<string, string | undefined>, deps: Output, call: { method: string; path: string; body?: unknown; expected: number }, print: (reply: HubReply) => string): Promise<number> {
-  try {
-    const reply = await callHub(resolveDataDir(options.dataDir, env), "iothubowner", call.method, call.path, call.body);
-    if (reply.status !== call.expected) {
-      deps.stderr.write(`malachite: the hub refused (HTTP ${reply.status}): ${errorText(reply)}\n`);
-      return EXIT_FAILURE;
-    }
-    deps.stdout.write(print(reply));
-    return EXIT_OK;
-  } catch (error) {
-    if (!(error instanceof HubUnreachable)) throw error;
-    deps.stderr.write(`malachite: ${error.message}\n`);
-    return EXIT_FAILURE;
-  }
-}
 
 /** One rule on one line: id, what, where, and how often. */
 export function describeRule(rule: RuleView): string {
@@ -90,12 +59,12 @@ export async function runFaultAdd(options: FaultAddOptions, env: Record<string, 
     }
     body[field] = value;
   }
-  return run(options, env, deps, { method: "POST", path: "/admin/faults", body, expected: 201 }, (reply) => `Added ${describeRule(JSON.parse(reply.text) as RuleView)}`);
+  return runAdminCall(options, env, deps, { method: "POST", path: "/admin/faults", body, expected: 201 }, (reply) => `Added ${describeRule(JSON.parse(reply.text) as RuleView)}`);
 }
 
 /** `malachite fault list`: one rule a line, oldest first. */
 export function runFaultList(options: { dataDir?: string | undefined }, env: Record<string, string | undefined>, deps: Output): Promise<number> {
-  return run(options, env, deps, { method: "GET", path: "/admin/faults", expected: 200 }, (reply) => {
+  return runAdminCall(options, env, deps, { method: "GET", path: "/admin/faults", expected: 200 }, (reply) => {
     const rules = (JSON.parse(reply.text) as { rules: RuleView[] }).rules;
     return rules.length === 0 ? "No fault rules\n" : rules.map(describeRule).join("");
   });
@@ -103,5 +72,5 @@ export function runFaultList(options: { dataDir?: string | undefined }, env: Rec
 
 /** `malachite fault remove <id>`. */
 export function runFaultRemove(id: string, options: { dataDir?: string | undefined }, env: Record<string, string | undefined>, deps: Output): Promise<number> {
-  return run(options, env, deps, { method: "DELETE", path: `/admin/faults/${encodeURIComponent(id)}`, expected: 204 }, () => `Fault rule ${id} removed\n`);
+  return runAdminCall(options, env, deps, { method: "DELETE", path: `/admin/faults/${encodeURIComponent(id)}`, expected: 204 }, () => `Fault rule ${id} removed\n`);
 }

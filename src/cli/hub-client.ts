@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { createSasToken } from "../hub/index.js";
+import { resolveDataDir } from "./data-dir.js";
+import { EXIT_FAILURE, EXIT_OK } from "./start-command.js";
 
 interface HubJson {
   readonly hostName: string;
@@ -58,5 +60,39 @@ export function errorText(reply: HubReply): string {
     return (JSON.parse(reply.text) as { Message?: string }).Message ?? reply.text;
   } catch {
     return reply.text;
+  }
+}
+
+/** One admin call on the running hub and how the CLI reports it: `expected` is the success status. */
+export interface AdminCall {
+  readonly method: string;
+  readonly path: string;
+  readonly body?: unknown;
+  readonly expected: number;
+}
+
+/**
+ * Runs `call` on the hub running from the data dir as iothubowner (the admin API wants a policy holding every right),
+ * prints `print(reply)` on success or why it failed, and returns the exit code.
+ */
+export async function runAdminCall(
+  options: { dataDir?: string | undefined },
+  env: Record<string, string | undefined>,
+  out: { readonly stdout: { write(text: string): unknown }; readonly stderr: { write(text: string): unknown } },
+  call: AdminCall,
+  print: (reply: HubReply) => string,
+): Promise<number> {
+  try {
+    const reply = await callHub(resolveDataDir(options.dataDir, env), "iothubowner", call.method, call.path, call.body);
+    if (reply.status !== call.expected) {
+      out.stderr.write(`malachite: the hub refused (HTTP ${reply.status}): ${errorText(reply)}\n`);
+      return EXIT_FAILURE;
+    }
+    out.stdout.write(print(reply));
+    return EXIT_OK;
+  } catch (error) {
+    if (!(error instanceof HubUnreachable)) throw error;
+    out.stderr.write(`malachite: ${error.message}\n`);
+    return EXIT_FAILURE;
   }
 }
