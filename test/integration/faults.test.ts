@@ -6,6 +6,7 @@ import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { serviceRequest, serviceToken } from "./harness/service-request.js";
 import { deviceClient, type Transport } from "./harness/device-client.js";
 import { storedTelemetry } from "./harness/stored-telemetry.js";
+import { within } from "./harness/within.js";
 
 // Issue #6, fault injection (decision 0012): admin rules and the SDK e2e suites' AzIoTHub_FaultOperation* messages,
 // seen through the official SDKs.
@@ -15,15 +16,6 @@ const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 const API = "api-version=2021-04-12";
 const noRetry = { shouldRetry: () => false, nextRetryTimeout: () => 0 };
 
-/** `promise`, or a failure naming `what` after `ms`; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 type Client = ReturnType<typeof deviceClient>;
 

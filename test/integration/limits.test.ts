@@ -7,6 +7,7 @@ import { serviceRequest } from "./harness/service-request.js";
 import { deviceClient } from "./harness/device-client.js";
 import { deviceRequest, deviceToken, httpDeviceClient } from "./harness/http-device-client.js";
 import { storedTelemetry } from "./harness/stored-telemetry.js";
+import { within } from "./harness/within.js";
 
 // Issue #6: tiers, the daily quota, the free tier's device count, basic tiers' missing features and shaped throttles,
 // each seen through the official SDKs and the raw wire. docs/limits.md and decision 0011 describe the choices.
@@ -15,15 +16,6 @@ const { Registry, Client } = iothub;
 const noRetry = { shouldRetry: () => false, nextRetryTimeout: () => 0 };
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `promise`, or a failure naming `what` after `ms`; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 type Closable = { close(): Promise<unknown> };
 
