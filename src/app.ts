@@ -72,7 +72,7 @@ function resolveConfig(options: StartHubOptions): Config {
     storageContainer: options.storageContainer ?? DEFAULT_CONFIG.storageContainer,
     fileUploadSasTtlSeconds: options.fileUploadSasTtlSeconds ?? DEFAULT_CONFIG.fileUploadSasTtlSeconds,
     fileNotifications: options.fileNotifications ?? DEFAULT_CONFIG.fileNotifications,
-    tier: options.tier,
+    tier: options.tier ?? DEFAULT_CONFIG.tier,
     units: options.units,
     limits: options.limits ?? DEFAULT_CONFIG.limits,
   };
@@ -134,7 +134,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       partitionCount: 4,
       eventHubName: config.hubName,
       reportError: (error) => logger.error({ err: error }, "Unexpected error in a hub timer or event listener"),
-      limits: { tier: config.tier, units: config.units, overrides: config.limits },
+      limits: { tier: config.tier === "none" ? undefined : config.tier, units: config.units, overrides: config.limits },
     });
     closers.push(async () => {
       await hub.registry.idle();

@@ -85,7 +85,7 @@ export async function runCli(
       `Azure Storage account (with AccountKey) for file upload, instead of the embedded Azurite ${sources("storageConnectionString")}`,
     )
     .option("--storage-container <name>", `blob container for file upload ${sources("storageContainer")}`)
-    .option("--tier <tier>", `IoT Hub tier whose quota, throttles and features to enforce (F1, B1, B2, B3, S1, S2, S3); unset: none enforced ${sources("tier")}`)
+    .option("--tier <tier>", `IoT Hub tier whose quota, throttles and features to enforce (F1, B1, B2, B3, S1, S2, S3), or none for no limits; default S1 ${sources("tier")}`)
     .option("--units <n>", `units of --tier, default 1 ${sources("units")}`)
     .option(
       "--limit <name=value>",

@@ -41,10 +41,10 @@ export interface Config {
   /** Whether completed uploads queue file notifications for the service (IoT Hub's enableFileUploadNotifications). */
   readonly fileNotifications: boolean;
   /**
-   * The IoT Hub tier whose quota, throttles, features and device count the hub enforces (docs/limits.md). Undefined:
-   * none chosen, nothing enforced but `limits` (decision 0011).
+   * The IoT Hub tier whose quota, throttles, features and device count the hub enforces (docs/limits.md): S1 unless
+   * set, as a new IoT Hub is; "none" enforces nothing but `limits` (decision 0011).
    */
-  readonly tier: TierName | undefined;
+  readonly tier: TierName | "none";
   /** Units of the tier (1 unless set; at most 1 on F1, 10 on B3/S3, 200 otherwise). */
   readonly units: number | undefined;
   /** `--limit name=value` overrides of single limits (Infinity: not enforced), on top of the tier's. */
@@ -74,7 +74,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   storageContainer: "fileupload",
   fileUploadSasTtlSeconds: 3600,
   fileNotifications: true,
-  tier: undefined,
+  tier: "S1",
   units: undefined,
   limits: Object.freeze({}),
 });

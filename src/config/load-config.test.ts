@@ -219,11 +219,13 @@ test("a metrics port that is not a port number is a problem naming its source", 
   assert.match(problems(loadConfig({ flags: { config: file }, env: {} }))[0]!, /\(key "metricsPort"\): "9100" is not a port number/);
 });
 
-test("tier, units and limits: unset by default (nothing enforced), read from flags, env and the config file", (t) => {
+test("tier, units and limits: S1 by default, none on request, read from flags, env and the config file", (t) => {
   const defaults = ok(loadConfig({ flags: {}, env: {} }));
-  assert.equal(defaults.tier, undefined);
+  assert.equal(defaults.tier, "S1");
   assert.equal(defaults.units, undefined);
   assert.deepEqual(defaults.limits, {});
+  assert.equal(ok(loadConfig({ flags: { tier: "None" }, env: {} })).tier, "none");
+  assert.equal(ok(loadConfig({ flags: {}, env: { MALACHITE_TIER: "none", MALACHITE_LIMITS: "dailyMessages=30" } })).limits["dailyMessages"], 30);
   const fromFlags = ok(loadConfig({ flags: { tier: "s2", units: "3", limit: ["dailyMessages=30", "d2cSendsPerSecond=0.5"] }, env: {} }));
   assert.equal(fromFlags.tier, "S2");
   assert.equal(fromFlags.units, 3);
@@ -244,13 +246,14 @@ test("tier, units and limits: unset by default (nothing enforced), read from fla
 test("bad tiers, units and limits are problems naming their source and the valid choices", (t) => {
   const found = problems(loadConfig({ flags: { tier: "S4", limit: ["dailyMesages=3", "devices=2.5", "nonsense"] }, env: { MALACHITE_UNITS: "0" } }));
   assert.equal(found.length, 5);
-  assert.match(found[0]!, /^flag --tier: "S4" is not an IoT Hub tier \(one of F1, B1, B2, B3, S1, S2, S3\)/);
+  assert.match(found[0]!, /^flag --tier: "S4" is not an IoT Hub tier \(one of F1, B1, B2, B3, S1, S2, S3, or none\)/);
   assert.match(found[1]!, /^env MALACHITE_UNITS: "0" is not a number of units/);
   assert.match(found[2]!, /^flag --limit: "dailyMesages" is not a limit name \(one of dailyMessages, meterBytes, devices, /);
   assert.match(found[3]!, /^flag --limit: devices=2.5 must be a whole number/);
   assert.match(found[4]!, /^flag --limit: "nonsense" is not name=value/);
   assert.match(problems(loadConfig({ flags: { tier: "F1", units: "2" }, env: {} }))[0]!, /^flag --units: a F1 hub has at most 1 unit, not 2/);
-  assert.match(problems(loadConfig({ flags: { units: "2" }, env: {} }))[0]!, /^flag --units: units apply to a tier; choose one too/);
+  assert.equal(ok(loadConfig({ flags: { units: "2" }, env: {} })).units, 2);
+  assert.match(problems(loadConfig({ flags: { tier: "none", units: "2" }, env: {} }))[0]!, /^flag --units: units apply to a tier, and the tier is none/);
   const dir = tempDir(t);
   const file = join(dir, "malachite.json");
   writeFileSync(file, JSON.stringify({ limits: ["dailyMessages=3"] }));

@@ -116,9 +116,10 @@ function parseBoolean(raw: RawValue): Parsed {
 }
 
 function parseTier(raw: RawValue): Parsed {
-  // Tiers are written upper-case (S1); "s1" is accepted, as the Azure CLI's --sku is.
+  // Tiers are written upper-case (S1); "s1" is accepted, as the Azure CLI's --sku is. "none": no limits (decision 0011).
   if (typeof raw.value === "string" && isTierName(raw.value.toUpperCase())) return { ok: true, value: raw.value.toUpperCase() };
-  return { ok: false, reason: `${show(raw.value)} is not an IoT Hub tier (one of ${TIER_NAMES.join(", ")})` };
+  if (typeof raw.value === "string" && raw.value.toLowerCase() === "none") return { ok: true, value: "none" };
+  return { ok: false, reason: `${show(raw.value)} is not an IoT Hub tier (one of ${TIER_NAMES.join(", ")}, or none)` };
 }
 
 function parseUnits(raw: RawValue): Parsed {
@@ -290,10 +291,10 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   config["limits"] = loadLimits(flags, env, file, problems);
   const units = chosen.get("units");
   if (units !== undefined && valid.has("units")) {
-    const tier = config["tier"] as string | undefined;
-    if (tier === undefined && !chosen.has("tier")) {
-      problems.push(`${describe(units.origin)}: units apply to a tier; choose one too (--tier / MALACHITE_TIER, one of ${TIER_NAMES.join(", ")})`);
-    } else if (tier !== undefined && isTierName(tier) && (config["units"] as number) > maxUnits(tier)) {
+    const tier = config["tier"] as string;
+    if (tier === "none") {
+      problems.push(`${describe(units.origin)}: units apply to a tier, and the tier is none; choose one (--tier / MALACHITE_TIER, one of ${TIER_NAMES.join(", ")})`);
+    } else if (isTierName(tier) && (config["units"] as number) > maxUnits(tier)) {
       problems.push(`${describe(units.origin)}: a ${tier} hub has at most ${maxUnits(tier)} unit${maxUnits(tier) === 1 ? "" : "s"}, not ${String(config["units"])}`);
     }
   }

@@ -252,3 +252,31 @@ describe("shaped throttling (--limit d2cSendsPerSecond=0.2 …)", () => {
     await assert.rejects(again.nextAsTwin(), { name: "ThrottlingError" });
   });
 });
+
+describe("a hub started with no tier has S1's limits (the default, like a new IoT Hub)", () => {
+  let hub: TestHub;
+
+  before(async () => {
+    // The harness asks for tier "none"; undefined leaves startHub's own default.
+    hub = await startTestHub({ tier: undefined });
+  });
+  after(async () => {
+    await hub.dispose();
+  });
+
+  test("S1's 20 queries a minute: a burst of 20, then calls wait 3 s of hub time each, then 429001", async () => {
+    const query = () => serviceRequest(hub, "POST", "/devices/query?api-version=2021-04-12", { body: JSON.stringify({ query: "SELECT * FROM devices" }), headers: { "content-type": "application/json" } });
+    for (let i = 0; i < 20; i++) assert.equal((await query()).status, 200, `query ${i + 1} of the burst`);
+    // Three wait 3, 6 and 9 s; a fourth would wait 12 s, past the 10 s IoT Hub shapes before refusing.
+    const waiting = [query(), query(), query()];
+    let settled = 0;
+    for (const call of waiting) void call.then(() => settled++);
+    const refused = await query();
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers["iothub-errorcode"], "ThrottlingException");
+    assert.equal(settled, 0, "the shaped queries wait for the hub clock");
+    hub.advanceClock(9);
+    const answers = await within(Promise.all(waiting), 5000, "the hub clock did not release the shaped queries");
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200]);
+  });
+});

@@ -35,6 +35,8 @@ export async function startTestHub(options: StartHubOptions = {}): Promise<TestH
         logLevel: "silent",
         logger: createLogger({ level: process.env["MALACHITE_TEST_LOG"] === "1" ? "debug" : "silent" }),
         issuer: testIssuer(),
+        // A hub with IoT Hub's S1 limits (the default) would throttle the suites' bursts; tests of limits choose a tier.
+        tier: "none",
         ...options,
       });
       return {
