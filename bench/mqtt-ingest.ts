@@ -1039,6 +1039,7 @@ async function methodsScenario(hub: HubServer, context: SecureContext, ca: strin
   };
   const workers = Promise.all(Array.from({ length: METHODS_CONCURRENCY }, worker));
   await sleep(WARMUP_S * 1000);
+  if (PROFILE_DIR !== undefined) await hub.command!({ cmd: "profile-start" });
   const c0 = cpuSeconds(hub.pid);
   const g0 = process.cpuUsage();
   const m0 = machineTimes();
@@ -1051,6 +1052,11 @@ async function methodsScenario(hub: HubServer, context: SecureContext, ca: strin
   const g = process.cpuUsage(g0);
   const noise = noiseSince(m0, serverCpuS, (g.user + g.system) / 1e6);
   await workers;
+  if (PROFILE_DIR !== undefined) {
+    const path = join(PROFILE_DIR, "methods.cpuprofile");
+    await hub.command!({ cmd: "profile-stop", path });
+    log(`    profile written: ${path}`);
+  }
   agent.destroy();
   const answered = conns.reduce((s, c) => s + c.answered, 0);
   for (const c of conns) c.end();
@@ -1455,7 +1461,7 @@ async function main(): Promise<void> {
   process.stdout.write(out.join("\n"));
 
   const profileDir = PROFILE_DIR;
-  if (profileDir !== undefined) writeProfileSummaries(["ingest", "fanin", "latency", "storm"].map((name) => ({ name, path: join(profileDir, `${name}.cpuprofile`) })));
+  if (profileDir !== undefined) writeProfileSummaries(["ingest", "fanin", "latency", "storm", "methods"].map((name) => ({ name, path: join(profileDir, `${name}.cpuprofile`) })));
 }
 
 runMain("mqtt", main);
