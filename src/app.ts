@@ -48,7 +48,10 @@ export interface RunningHub {
    */
   readonly eventHubConnectionString: string;
   readonly hubJsonPath: string;
-  /** Moves the hub clock forward (TTLs, locks, quota days follow it). */
+  /**
+   * Moves the hub clock forward (TTLs, locks, quota days follow it). Synchronous: the new offset is stored in the
+   * background, in order, and `close` waits for it, so it survives a restart (decision 0013).
+   */
   advanceClock(seconds: number): { now: string; offsetSeconds: number };
   close(): Promise<void>;
 }
@@ -141,7 +144,8 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
       await hub.c2d.close();
       await hub.feedback.idle();
       await hub.fileUploads.close();
-      hub.stop();
+      // Writes the clock offset, fault rule counts and quota count still unwritten: before the store closes below.
+      await hub.stop();
     });
     // Azure Monitor resource logs (issue #6): JSON Lines under <dataDir>/logs, and a memory hub keeps only the
     // in-memory ring. Closed after the hub, so the disconnects of shutdown are written too.

@@ -27,6 +27,7 @@ import { HubLimits } from "./limits/hub-limits.js";
 import { FaultRules } from "./faults/fault-rules.js";
 import { MessageFaults } from "./faults/message-faults.js";
 import { resolveLimits, type LimitsInput } from "./limits/tiers.js";
+import { DailyMessageCounter } from "./limits/daily-message-counter.js";
 import { DeviceTwins } from "./twins/device-twins.js";
 import { TwinService } from "./twins/twin-service.js";
 import { SerialQueue } from "../shared/serial-queue.js";
@@ -87,8 +88,12 @@ export interface Hub {
   readonly limits: HubLimits;
   /** Fault injection rules, `/admin/faults` (issue #6, decision 0012). */
   readonly faults: FaultRules;
-  /** Stops the hub's timers (shutdown). */
-  stop(): void;
+  /**
+   * Stops the hub's timers (at once) and writes the state kept in the store that is still unwritten: the clock
+   * offset, admin fault rules' counts and the daily quota count (decision 0013). Await it before closing the store; it
+   * does not reject: a failed last write goes to reportError.
+   */
+  stop(): Promise<void>;
 }
 
 const LIMITS = {
@@ -103,13 +108,16 @@ export const TRUSTED_CAS_SETTING = "trustedCertificateAuthorities";
 
 /** Builds the core from its ports; loads (or on first start creates) the shared access policies. */
 export async function createHub(deps: HubDeps): Promise<Hub> {
-  const clock = new HubClock(deps.wallClock);
+  // The stored offset first, before anything reads hub time (C2D recovery, quota day, fault windows): decision 0013.
+  const clock = await HubClock.load(deps.wallClock, deps.store);
+  const persistence = { store: deps.store, reportError: deps.reportError };
   const timers = new HubTimers(clock, deps.reportError);
   const events = new HubEvents(deps.reportError);
   const writes = new SerialQueue();
   const resolved = resolveLimits(deps.limits ?? {});
   if (!resolved.ok) throw new RangeError(`Invalid hub limits: ${resolved.problems.join("; ")}`);
-  const hubLimits = new HubLimits({ clock, timers, limits: resolved.limits, hubName: deps.eventHubName });
+  const dailyMessages = await DailyMessageCounter.load(clock, persistence);
+  const hubLimits = new HubLimits({ clock, timers, limits: resolved.limits, hubName: deps.eventHubName, dailyMessages });
   const policies = await loadOrCreatePolicies(deps.store, deps.ids);
   const storedCas = await deps.store.getSetting(TRUSTED_CAS_SETTING);
   const trustedCas: string[] = Array.isArray(storedCas) ? storedCas.filter((c): c is string => typeof c === "string") : [];
@@ -117,11 +125,12 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   let c2d: C2dQueue | undefined;
   let fileUploads: FileUploads | undefined;
   // "drop" faults and the SDK's Kill* faults close a live connection through Presence, built below.
-  const faults = new FaultRules({
+  const faults = await FaultRules.load({
     clock,
     timers,
     disconnect: (key, reason) => presence?.disconnect(key, reason),
     detach: (key, role, reason) => presence?.find(key.deviceId, key.moduleId)?.link.detach?.(role, reason) === true,
+    persistence,
   });
   const deviceAuth = new DeviceAuth({ hostName: deps.hostName, wallClock: deps.wallClock, store: deps.store, policies: () => policies, trustedCas: () => trustedCas });
   const registry = new Registry({
@@ -215,6 +224,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     reportError: deps.reportError,
     ...(deps.eventHubRetentionMs === undefined ? {} : { retentionMs: deps.eventHubRetentionMs }),
   });
+  const clockAdmin = new ClockAdmin(clock, timers, persistence);
   return {
     hostName: deps.hostName,
     clock,
@@ -233,7 +243,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     c2d: liveC2d,
     feedback,
     eventHubAuth: new EventHubAuth({ wallClock: deps.wallClock, policies: () => policies, entityName: deps.eventHubName }),
-    clockAdmin: new ClockAdmin(clock, timers),
+    clockAdmin,
     fileUploads: liveFileUploads,
     eventHub,
     limits: hubLimits,
@@ -242,9 +252,11 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       log: deps.telemetryLog, clock, presence, events, partitionCount: deps.partitionCount, hubLimits, faults,
       messageFaults: new MessageFaults({ timers, rules: faults, find: (key) => livePresence.find(key.deviceId, key.moduleId)?.link, disconnect: (key, reason) => livePresence.disconnect(key, reason) }),
     }),
-    stop() {
+    async stop() {
       eventHub.stop();
       timers.clear();
+      const results = await Promise.allSettled([clockAdmin.close(), faults.close(), dailyMessages.close()]);
+      for (const result of results) if (result.status === "rejected") deps.reportError(result.reason);
     },
   };
 }

@@ -6,6 +6,10 @@ import type { DeviceLinkRole } from "../ports/device-link.js";
 import type { HubTimers } from "../timers/hub-timers.js";
 import { requireAllRights } from "../admin/clock-admin.js";
 import { Mulberry32 } from "./prng.js";
+import { PersistedSetting, type SettingPersistence } from "../../shared/persisted-setting.js";
+
+/** The store setting holding the admin fault rules, with their use counts and generator states (decision 0013). */
+export const FAULT_RULES_SETTING = "faultRules";
 
 /** Where a fault can be injected: the points where operations enter the core (decision 0012). */
 export const FAULT_OPERATIONS = [
@@ -87,6 +91,8 @@ export interface FaultRulesDeps {
   readonly detach?: (key: IdentityKey, role: DeviceLinkRole, reason: HubErrorName) => boolean;
   /** Seeds for rules with a probability and no seed; `Math.random` by default. The seed chosen is shown on the rule. */
   readonly randomSeed?: () => number;
+  /** Where admin rules are kept across restarts (decision 0013); without it every rule lives in memory only. */
+  readonly persistence?: SettingPersistence;
 }
 
 /** The device link each device operation travels on, for faults that detach a link (409002). */
@@ -117,7 +123,28 @@ interface LiveRule {
   readonly random: Mulberry32 | undefined;
   /** Message rules apply to the device's own calls only; admin rules also to service calls aimed at the device. */
   readonly callerOnly: boolean;
+  /** Admin rules are kept in the store; message rules are not (see `FaultRules`). */
+  readonly persisted: boolean;
+  /** Creation order, in which rules are tried; kept to put back a rule whose removal could not be stored. */
+  readonly order: number;
   applied: number;
+}
+
+/** An admin rule as the store keeps it: its view, plus what `check` needs to carry on where it stopped. */
+interface StoredRule extends Omit<FaultRule, "applied" | "state"> {
+  /** Hub-clock milliseconds (the hub clock's offset is stored too, so these stay meaningful across a restart). */
+  readonly startsAt: number;
+  /** null: no `durationSeconds`, the rule never expires. */
+  readonly endsAt: number | null;
+  readonly applied: number;
+  /** The seeded generator's state (probability rules), so the sequence continues rather than starting over. */
+  readonly randomState?: number;
+}
+
+interface StoredRules {
+  /** The id counter ("f{n}"), so ids are not reused after a restart, even those of removed rules. */
+  readonly nextId: number;
+  readonly rules: readonly StoredRule[];
 }
 
 // Long enough for any test scenario, short enough that a typo (ms for s) is caught.
@@ -128,20 +155,45 @@ const FIELDS = new Set(["error", "operation", "deviceId", "moduleId", "protocol"
  * Fault rules (issue #6): which calls fail, with what, how often and when. `check` runs where each operation enters
  * the core (next to the tier limits), so every protocol renders an injected error exactly as it renders a real one.
  * Probabilities draw from a per-rule seeded generator, so the same seed and the same calls fail the same way again.
+ *
+ * Admin rules survive a restart (decision 0013): `add` and `remove` answer once the store holds the change, and
+ * `FaultRules.load` brings the rules back with their ids, windows, use counts and generator states. Uses change on
+ * every firing call, so they are written at most about once a second (and at `close`): a crash loses at most the
+ * last second of counts and draws. Rules made from SDK fault messages (source "message") stay in memory only: they
+ * last seconds, belong to the connection that sent the message, and a restart has already closed it.
  */
 export class FaultRules {
   readonly #deps: FaultRulesDeps;
-  readonly #rules = new Map<string, LiveRule>();
+  #rules = new Map<string, LiveRule>();
   #counter = 0;
+  #order = 0;
+  readonly #setting: PersistedSetting | undefined;
 
   constructor(deps: FaultRulesDeps) {
     this.#deps = deps;
+    this.#setting = deps.persistence === undefined ? undefined : new PersistedSetting({ ...deps.persistence, name: FAULT_RULES_SETTING, snapshot: () => this.#stored() });
   }
 
-  /** `POST /admin/faults`: validates the body and adds the rule. */
-  add(ctx: CallContext, body: unknown): FaultRule {
+  /** Rules with the admin rules the store holds (none without `persistence`), the id counter after theirs. */
+  static async load(deps: FaultRulesDeps): Promise<FaultRules> {
+    const rules = new FaultRules(deps);
+    if (deps.persistence !== undefined) rules.#restore(await deps.persistence.store.getSetting(FAULT_RULES_SETTING), deps.persistence.reportError);
+    return rules;
+  }
+
+  /** `POST /admin/faults`: validates the body and adds the rule; answers once the rule is stored. */
+  async add(ctx: CallContext, body: unknown): Promise<FaultRule> {
     requireAllRights(ctx);
-    return this.#add(parseRule(body, ctx.trackingId, this.#deps.randomSeed ?? defaultSeed), "admin", false);
+    const view = this.#add(parseRule(body, ctx.trackingId, this.#deps.randomSeed ?? defaultSeed), "admin", false);
+    const rule = this.#rules.get(view.id)!;
+    try {
+      await this.#setting?.save();
+    } catch (error) {
+      // Not stored, so not added: an acknowledged rule is one that survives a restart.
+      this.#rules.delete(view.id);
+      throw error;
+    }
+    return this.#view(rule);
   }
 
   /** `GET /admin/faults`: every rule, oldest first. */
@@ -151,10 +203,30 @@ export class FaultRules {
     return [...this.#rules.values()].map((rule) => this.#view(rule));
   }
 
-  /** `DELETE /admin/faults/{id}`. */
-  remove(ctx: CallContext, id: string): void {
+  /** `DELETE /admin/faults/{id}`; answers once the store no longer holds the rule. */
+  async remove(ctx: CallContext, id: string): Promise<void> {
     requireAllRights(ctx);
-    if (!this.#rules.delete(id)) throw new HubError("NotFound", { trackingId: ctx.trackingId, message: `There is no fault rule '${id}'` });
+    const rule = this.#rules.get(id);
+    if (rule === undefined) throw new HubError("NotFound", { trackingId: ctx.trackingId, message: `There is no fault rule '${id}'` });
+    this.#rules.delete(id);
+    if (!rule.persisted) return;
+    try {
+      await this.#setting?.save();
+    } catch (error) {
+      // Still stored, so still in force: put it back in its place, as rules are tried in creation order.
+      this.#rules = new Map([...this.#rules, [id, rule] as const].sort((a, b) => a[1].order - b[1].order));
+      throw error;
+    }
+  }
+
+  /** Writes the use counts and generator states changed since the last write (the once-a-second flush runs it). */
+  flush(): Promise<void> {
+    return this.#setting?.flush() ?? Promise.resolve();
+  }
+
+  /** The hub stops: a last write of what changed, awaited before the store closes. */
+  close(): Promise<void> {
+    return this.#setting?.close() ?? Promise.resolve();
   }
 
   /** A rule the hub makes itself (an SDK fault message); already validated by the caller. */
@@ -177,8 +249,14 @@ export class FaultRules {
       if (v.count !== undefined && rule.applied >= v.count) continue;
       if (v.deviceId !== undefined && !aimsAt(call, rule.callerOnly ? undefined : target, v.deviceId, v.moduleId)) continue;
       // Drawn only for calls the rule otherwise covers, so the sequence depends on those calls alone.
-      if (rule.random !== undefined && rule.random.next() >= v.probability!) continue;
+      if (rule.random !== undefined) {
+        const draw = rule.random.next();
+        // The generator moved on: its state is stored with the next flush (a flag and a timer, no I/O here).
+        if (rule.persisted) this.#setting?.markDirty();
+        if (draw >= v.probability!) continue;
+      }
       rule.applied++;
+      if (rule.persisted) this.#setting?.markDirty();
       return toFault(v);
     }
     return undefined;
@@ -229,10 +307,54 @@ export class FaultRules {
     const endsAt = parsed.durationSeconds === undefined ? Infinity : startsAt + parsed.durationSeconds * 1000;
     const code = isHubErrorName(parsed.error) ? HUB_ERRORS[parsed.error].code : undefined;
     const view = { id, ...parsed, ...(code === undefined ? {} : { code }), source, createdTime: new Date(now).toISOString() };
-    const rule: LiveRule = { view, startsAt, endsAt, random: parsed.probability === undefined ? undefined : new Mulberry32(parsed.seed!), callerOnly, applied: 0 };
+    const rule: LiveRule = {
+      view,
+      startsAt,
+      endsAt,
+      random: parsed.probability === undefined ? undefined : new Mulberry32(parsed.seed!),
+      callerOnly,
+      persisted: source === "admin",
+      order: ++this.#order,
+      applied: 0,
+    };
     this.#prune();
     this.#rules.set(id, rule);
     return this.#view(rule);
+  }
+
+  /** What the store keeps: the admin rules, in creation order, and the id counter. */
+  #stored(): StoredRules {
+    const rules: StoredRule[] = [];
+    for (const rule of this.#rules.values()) {
+      if (!rule.persisted) continue;
+      rules.push({
+        ...rule.view,
+        startsAt: rule.startsAt,
+        endsAt: Number.isFinite(rule.endsAt) ? rule.endsAt : null,
+        applied: rule.applied,
+        ...(rule.random === undefined ? {} : { randomState: rule.random.state }),
+      });
+    }
+    return { nextId: this.#counter, rules };
+  }
+
+  /** Brings back the stored admin rules; one that no longer validates (a catalog change) is dropped and reported. */
+  #restore(value: unknown, reportError: (error: unknown) => void): void {
+    if (typeof value !== "object" || value === null) return;
+    const { nextId, rules } = value as Partial<Record<keyof StoredRules, unknown>>;
+    let counter = typeof nextId === "number" && Number.isSafeInteger(nextId) && nextId > 0 ? nextId : 0;
+    for (const stored of Array.isArray(rules) ? rules : []) {
+      const rule = restoreRule(stored, ++this.#order);
+      if (rule === undefined) {
+        reportError(new Error(`A stored fault rule is not valid any more and was dropped: ${JSON.stringify(stored)}`));
+        continue;
+      }
+      this.#rules.set(rule.view.id, rule);
+      // New ids continue after the highest one in use, whatever the stored counter says.
+      const number = /^f(\d+)$/.exec(rule.view.id);
+      if (number !== null) counter = Math.max(counter, Number(number[1]));
+    }
+    this.#counter = counter;
   }
 
   /** Rules the hub made itself go once they are over; admin rules stay until removed, so their state can be read. */
@@ -256,6 +378,35 @@ function aimsAt(call: FaultCall, target: { deviceId: string; moduleId?: string |
   const who = caller?.kind === "device" ? caller : target;
   if (who === undefined || who.deviceId !== deviceId) return false;
   return moduleId === undefined || (who.moduleId ?? "") === moduleId;
+}
+
+/** An admin rule from the store, validated again as a body would be; undefined if it is not one. */
+function restoreRule(value: unknown, order: number): LiveRule | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const stored = value as Partial<Record<keyof StoredRule, unknown>>;
+  const { id, createdTime, startsAt, endsAt, applied, randomState } = stored;
+  if (typeof id !== "string" || id === "" || typeof createdTime !== "string" || typeof startsAt !== "number" || !Number.isFinite(startsAt)) return undefined;
+  if (!(endsAt === null || (typeof endsAt === "number" && Number.isFinite(endsAt))) || !Number.isSafeInteger(applied) || (applied as number) < 0) return undefined;
+  let parsed: ParsedRule;
+  try {
+    const body = Object.fromEntries(Object.entries(stored).filter(([name]) => FIELDS.has(name)));
+    parsed = parseRule(body, undefined, () => 0);
+  } catch {
+    return undefined;
+  }
+  const code = isHubErrorName(parsed.error) ? HUB_ERRORS[parsed.error].code : undefined;
+  const view = { id, ...parsed, ...(code === undefined ? {} : { code }), source: "admin" as const, createdTime };
+  const state = typeof randomState === "number" && Number.isInteger(randomState) && randomState >= 0 && randomState < 2 ** 32 ? randomState : parsed.seed;
+  return {
+    view,
+    startsAt,
+    endsAt: endsAt ?? Infinity,
+    random: parsed.probability === undefined ? undefined : new Mulberry32(state!),
+    callerOnly: false,
+    persisted: true,
+    order,
+    applied: applied as number,
+  };
 }
 
 function toFault(rule: Omit<FaultRule, "applied" | "state">): Fault {

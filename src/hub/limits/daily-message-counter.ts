@@ -1,4 +1,8 @@
 import type { Clock } from "../ports/clock.js";
+import { PersistedSetting, type SettingPersistence } from "../../shared/persisted-setting.js";
+
+/** The store setting holding the day's count, `{"day": "2026-03-04", "used": n}` (decision 0013). */
+export const DAILY_MESSAGE_QUOTA_SETTING = "dailyMessageQuota";
 
 /**
  * IoT Hub meters its daily message quota in 4 KB blocks: a 6 KB message uses two, and even an empty one uses one
@@ -20,15 +24,51 @@ export function quotaBlocks(sizeInBytes: number): number {
  *
  * Times are hub-clock milliseconds. The day rolls over lazily, on the next count or read, so the counter needs no
  * timer and a clock advanced past midnight (`advanceClock`) shows 0 at once.
+ *
+ * With `persistence` (the hub's counter, built by `DailyMessageCounter.load`) the day's count survives a restart
+ * (decision 0013): counting stays an in-memory add that marks the count changed, and the count is written at most
+ * about once a second while it changes, and at `close`. A crash can lose at most the last second of counts.
  */
 export class DailyMessageCounter {
   readonly #clock: Clock;
   #day: number;
   #used = 0;
+  readonly #setting: PersistedSetting | undefined;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, persistence?: SettingPersistence) {
     this.#clock = clock;
     this.#day = dayOf(clock.now());
+    this.#setting = persistence === undefined ? undefined : new PersistedSetting({ ...persistence, name: DAILY_MESSAGE_QUOTA_SETTING, snapshot: () => this.stored() });
+  }
+
+  /**
+   * A counter kept in the store, holding the stored count if it is today's on the hub clock; a count from an earlier
+   * day (the hub was down over midnight) is over, so today starts from 0.
+   */
+  static async load(clock: Clock, persistence: SettingPersistence): Promise<DailyMessageCounter> {
+    const counter = new DailyMessageCounter(clock, persistence);
+    const stored = await persistence.store.getSetting(DAILY_MESSAGE_QUOTA_SETTING);
+    if (typeof stored === "object" && stored !== null) {
+      const { day, used } = stored as Record<string, unknown>;
+      const storedDay = typeof day === "string" && /^\d{4}-\d{2}-\d{2}$/.test(day) ? dayOf(Date.parse(`${day}T00:00:00Z`)) : NaN;
+      if (storedDay === counter.#day && typeof used === "number" && Number.isSafeInteger(used) && used > 0) counter.#used = used;
+    }
+    return counter;
+  }
+
+  /** What the store keeps: the day (UTC date on the hub clock) and its count. */
+  stored(): { day: string; used: number } {
+    return { day: new Date(this.#day * DAY_MS).toISOString().slice(0, 10), used: this.#used };
+  }
+
+  /** Writes the count if it changed since the last write (what the once-a-second flush runs). */
+  flush(): Promise<void> {
+    return this.#setting?.flush() ?? Promise.resolve();
+  }
+
+  /** The hub stops: a last write of the count, awaited before the store closes. */
+  close(): Promise<void> {
+    return this.#setting?.close() ?? Promise.resolve();
   }
 
   /** Counts one message of `sizeInBytes` sent at `time`; returns the blocks it used. */
@@ -50,6 +90,7 @@ export class DailyMessageCounter {
       this.#used = 0;
     }
     this.#used += blocks;
+    this.#setting?.markDirty();
   }
 
   /** Blocks used on the day of `time` (now by default); 0 for a day the counter no longer (or not yet) holds. */

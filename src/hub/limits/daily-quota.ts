@@ -14,8 +14,9 @@ export interface DailyQuotaSettings {
 /**
  * The daily message quota (service-protocol.md §7.1, Learn "IoT Hub pricing"): every metered operation uses
  * ceil(size / block) blocks, at least one, and once the day's blocks are used up every metered operation fails with
- * 403002 IotHubQuotaExceeded until 00:00 UTC on the hub clock. The count lives in memory: a restart starts the day
- * from 0 (decision 0011). The counter is the one the `dailyMessageQuotaUsed` metric reads.
+ * 403002 IotHubQuotaExceeded until 00:00 UTC on the hub clock. The counter is the one the `dailyMessageQuotaUsed`
+ * metric reads; the hub's is kept in the store, flushed about once a second, so the day's count survives a restart
+ * (decision 0013; decision 0011 kept it in memory only).
  */
 export class DailyQuota {
   readonly counter: DailyMessageCounter;

@@ -81,7 +81,8 @@ export function registerServiceRoutes(app: FastifyInstance, hub: Hub, options: {
   registerAdminFaultsRoute(app, hub, context);
   if (options.resourceLogs !== undefined) registerAdminLogsRoute(app, hub, context, options.resourceLogs);
   app.get("/admin/clock", async (request) => hub.clockAdmin.status(context(request)));
-  app.post("/admin/clock", async (request) => hub.clockAdmin.advance(context(request), request.body));
+  // Answers once the new offset is stored (decision 0013).
+  app.post("/admin/clock", async (request) => await hub.clockAdmin.advance(context(request), request.body));
 
   // Direct methods.
   for (const path of ["/twins/:id/methods", "/twins/:id/modules/:mid/methods"]) {
