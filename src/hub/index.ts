@@ -19,7 +19,7 @@ export { createSasToken } from "./auth/sas-token.js";
 export { HubClock } from "./clock.js";
 export type { Clock } from "./ports/clock.js";
 export type { Ids } from "./ports/ids.js";
-export type { Store, IdentityEntry, IdentityKey, IdentityRecord, TwinRecord, StoreWrite } from "./ports/store.js";
+export type { Store, IdentityEntry, IdentityKey, IdentityRecord, IdentityBookkeeping, TwinRecord, StoreWrite } from "./ports/store.js";
 export type { QueryPage } from "./query/query-service.js";
 export type { BulkResult } from "./registry/bulk.js";
 export type { DeviceLink, DeviceLinkRole, DeviceSubscription } from "./ports/device-link.js";

@@ -166,6 +166,42 @@ export function storeConformance(name: string, open: OpenStore, reopen?: ReopenS
           assert.deepEqual(await ids(store, "modules"), ["Dev/m1", "dev2/m1"]);
         }));
 
+      test("a patch sets bookkeeping fields of one identity and leaves the rest, twin included, as it was", () =>
+        withStore(async (store) => {
+          const device = entry("p");
+          device.twin.tags = { site: "north", "quote\"d": ["ü", 1.5, null] };
+          const module = entry("p", "m");
+          await store.write([put(device), put(module)]);
+          await store.write([
+            { kind: "patch", key: key("p"), fields: { connectionState: "Connected", connectionStateUpdatedTime: "2026-11-27T09:00:00.1234567Z", lastActivityTime: "2026-11-27T09:00:00.1234567Z" } },
+            { kind: "patch", key: key("p", "m"), fields: { cloudToDeviceMessageCount: 7 } },
+          ]);
+          const read = await store.getIdentity(key("p"));
+          assert.deepEqual(read, {
+            identity: { ...device.identity, connectionState: "Connected", connectionStateUpdatedTime: "2026-11-27T09:00:00.1234567Z", lastActivityTime: "2026-11-27T09:00:00.1234567Z" },
+            twin: device.twin,
+          });
+          // The fields keep their places: a patched entry renders like one put whole.
+          assert.deepEqual(Object.keys(read!.identity), Object.keys(device.identity));
+          assert.deepEqual(await store.getIdentity(key("p", "m")), { identity: { ...module.identity, cloudToDeviceMessageCount: 7 }, twin: module.twin });
+          assert.deepEqual((await store.countDevices()).enabled, 1);
+        }));
+
+      test("a patch of a missing identity creates nothing; patches apply in order with the batch's other writes", () =>
+        withStore(async (store) => {
+          await store.write([{ kind: "patch", key: key("ghost"), fields: { connectionState: "Connected" } }]);
+          assert.equal(await store.getIdentity(key("ghost")), undefined);
+          await store.write([
+            put(entry("late")),
+            { kind: "patch", key: key("late"), fields: { cloudToDeviceMessageCount: 1 } },
+            { kind: "patch", key: key("late"), fields: { cloudToDeviceMessageCount: 2 } },
+            { kind: "patch", key: key("gone"), fields: { cloudToDeviceMessageCount: 3 } },
+            del("gone"),
+          ]);
+          assert.equal((await store.getIdentity(key("late")))?.identity.cloudToDeviceMessageCount, 2);
+          assert.deepEqual(await ids(store, "devices"), ["late"]);
+        }));
+
       test("deleting a device without a device entry still deletes its modules", () =>
         withStore(async (store) => {
           await store.write([put(entry("orphan", "m1"))]);

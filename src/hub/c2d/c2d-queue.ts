@@ -477,7 +477,7 @@ export class C2dQueue {
         const depth = await this.#deps.store.count(id);
         const entry = await this.#deps.identities.getIdentity({ deviceId: id, moduleId: "" });
         if (entry === undefined || entry.identity.cloudToDeviceMessageCount === depth) continue;
-        writes.push({ kind: "put", entry: { identity: { ...entry.identity, cloudToDeviceMessageCount: depth }, twin: entry.twin } });
+        writes.push({ kind: "patch", key: { deviceId: id, moduleId: "" }, fields: { cloudToDeviceMessageCount: depth } });
       }
       if (writes.length > 0) await this.#deps.identities.write(writes);
     });

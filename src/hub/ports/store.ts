@@ -63,9 +63,18 @@ export interface IdentityKey {
   moduleId: string;
 }
 
+/**
+ * Identity fields the hub keeps as bookkeeping (connection state, activity, C2D queue depth). They change on hot paths
+ * (every connect and disconnect), so a write can set them alone instead of rewriting the whole entry with its twin.
+ * Never `status`, which stores may index.
+ */
+export type IdentityBookkeeping = Partial<Pick<IdentityRecord, "connectionState" | "connectionStateUpdatedTime" | "lastActivityTime" | "cloudToDeviceMessageCount">>;
+
 export type StoreWrite =
   | { readonly kind: "put"; readonly entry: IdentityEntry }
-  | { readonly kind: "delete"; readonly key: IdentityKey };
+  | { readonly kind: "delete"; readonly key: IdentityKey }
+  /** Sets these fields of an existing identity and leaves everything else as it is; nothing when it does not exist. */
+  | { readonly kind: "patch"; readonly key: IdentityKey; readonly fields: IdentityBookkeeping };
 
 export interface ScanOptions {
   /** Devices only (moduleId ""), or modules only (moduleId non-empty). */

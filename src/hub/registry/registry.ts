@@ -191,14 +191,10 @@ export class Registry {
         this.#pendingStates.clear();
         this.#stateFlush = undefined;
         this.#lastStateCommit = performance.now();
-        const writes: StoreWrite[] = [];
-        for (const { key: k, connected: c, time: t } of batch) {
-          const entry = await this.#deps.store.getIdentity(k);
-          if (entry === undefined) continue;
+        const writes: StoreWrite[] = batch.map(({ key: k, connected: c, time: t }) => {
           const at = hubTime(t);
-          const identity: IdentityRecord = { ...entry.identity, connectionState: c ? "Connected" : "Disconnected", connectionStateUpdatedTime: at, lastActivityTime: at };
-          writes.push({ kind: "put", entry: { identity, twin: entry.twin } });
-        }
+          return { kind: "patch", key: k, fields: { connectionState: c ? "Connected" : "Disconnected", connectionStateUpdatedTime: at, lastActivityTime: at } };
+        });
         if (writes.length > 0) await this.#deps.store.write(writes);
       }),
     );

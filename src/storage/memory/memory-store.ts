@@ -44,12 +44,15 @@ export class MemoryStore implements Store {
           return { kind: "put" as const, row: toRow(write.entry) };
         case "delete":
           return write;
+        case "patch":
+          return { kind: "patch" as const, key: write.key, json: toJson(write.fields) };
         default:
           throw new TypeError(`unknown store write kind ${JSON.stringify((write as { kind: unknown }).kind)}`);
       }
     });
     for (const write of prepared) {
       if (write.kind === "put") this.put(write.row);
+      else if (write.kind === "patch") this.patch(write.key, write.json);
       else this.delete(write.key);
     }
   }
@@ -124,6 +127,13 @@ export class MemoryStore implements Store {
       rows.set(row.moduleId, row);
       this.sorted = undefined;
     }
+  }
+
+  private patch(key: IdentityKey, fieldsJson: string): void {
+    const row = this.devices.get(key.deviceId)?.get(key.moduleId);
+    if (row === undefined) return;
+    const entry = JSON.parse(row.json) as IdentityEntry;
+    row.json = JSON.stringify({ identity: { ...entry.identity, ...(JSON.parse(fieldsJson) as object) }, twin: entry.twin });
   }
 
   private delete(key: IdentityKey): void {

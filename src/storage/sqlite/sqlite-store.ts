@@ -45,6 +45,7 @@ export class SqliteStore implements Store {
 
   private readonly selectEntry: Database.Statement<[string, string], string>;
   private readonly upsertEntry: Database.Statement<[string, string, string, string, string]>;
+  private readonly patchIdentity: Database.Statement<[string, string, string]>;
   private readonly deleteDevice: Database.Statement<[string]>;
   private readonly deleteModule: Database.Statement<[string, string]>;
   private readonly scanDevices: Database.Statement<[number], string>;
@@ -67,6 +68,9 @@ export class SqliteStore implements Store {
        ON CONFLICT (device_id, module_id)
        DO UPDATE SET status = excluded.status, identity = excluded.identity, twin = excluded.twin`,
     );
+    // json_patch (RFC 7396) inside SQLite: a connect or disconnect sets three fields without parsing and re-rendering
+    // the entry and its twin in JavaScript. Existing members keep their place, so the stored JSON keeps its shape.
+    this.patchIdentity = db.prepare("UPDATE identities SET identity = json_patch(identity, ?) WHERE device_id = ? AND module_id = ?");
     // Every row of the device, so its modules go with it.
     this.deleteDevice = db.prepare("DELETE FROM identities WHERE device_id = ?");
     this.deleteModule = db.prepare("DELETE FROM identities WHERE device_id = ? AND module_id = ?");
@@ -101,6 +105,8 @@ export class SqliteStore implements Store {
             toJson(identity),
             toJson(twin),
           );
+        } else if (write.kind === "patch") {
+          this.patchIdentity.run(toJson(write.fields), write.key.deviceId, write.key.moduleId);
         } else if (write.kind === "delete") {
           if (write.key.moduleId === "") this.deleteDevice.run(write.key.deviceId);
           else this.deleteModule.run(write.key.deviceId, write.key.moduleId);
