@@ -19,6 +19,7 @@ import { formatPropertyBag } from "./property-bag.js";
 import { c2dTopic, desiredPatchTopic, grantQos, methodRequestTopic, parsePublishTopic, parseSubscribeFilter, twinResponseTopic, type SubscribeTarget } from "./topics.js";
 import type { SubscriptionStore } from "./subscription-store.js";
 import { createPacketParser } from "./packet-parser.js";
+import { connackFrame, pingrespFrame, pubackFrame, publishFrame, subackFrame, unsubackFrame } from "./server-frames.js";
 
 export interface MqttSessionDeps {
   readonly hub: Hub;
@@ -112,9 +113,9 @@ export class MqttSession {
           if (target.kind !== "forbidden") this.#filters.delete(target.kind);
         }
         await this.#saveSubscriptions();
-        return this.#send({ cmd: "unsuback", messageId: packet.messageId! } as mqtt.Packet);
+        return this.#send(unsubackFrame(packet.messageId!));
       case "pingreq":
-        return this.#send({ cmd: "pingresp" });
+        return this.#send(pingrespFrame());
       case "puback":
         return this.#onC2dAck(packet.messageId);
       case "disconnect":
@@ -159,7 +160,7 @@ export class MqttSession {
         client,
       });
       if (this.#closed) return void this.#connection.closed(this.#closeReason);
-      this.#send({ cmd: "connack", returnCode: 0, sessionPresent: stored !== undefined });
+      this.#send(connackFrame(stored !== undefined, 0));
       this.#scheduleKeepAlive(packet.keepalive ?? 0);
       if (auth.expiresAt !== undefined) {
         // The token was judged on wall time; its remaining life runs on the hub clock, so tests can reach it.
@@ -204,7 +205,7 @@ export class MqttSession {
             if (!isHubError(error)) return this.#fail(error);
             return this.#refuse(`Telemetry refused: ${error.message}`, error.errorName);
           }
-          if (packet.qos === 1) this.#send({ cmd: "puback", messageId: packet.messageId! });
+          if (packet.qos === 1) this.#send(pubackFrame(packet.messageId!));
         });
         return;
       }
@@ -256,7 +257,7 @@ export class MqttSession {
       granted.push(grantQos(subscription.qos));
     }
     await this.#saveSubscriptions();
-    this.#send({ cmd: "suback", messageId: packet.messageId, granted });
+    this.#send(subackFrame(packet.messageId!, granted));
     this.#connection?.subscriptionsChanged();
     if (this.#filters.has("c2d")) void this.#pullC2d();
   }
@@ -304,7 +305,7 @@ export class MqttSession {
           ack: system.ack,
           properties: message.properties,
         });
-        this.#send({ cmd: "publish", topic: c2dTopic(identity, bag), payload: message.body, qos: 1, messageId: packetId, retain: false, dup: false });
+        this.#send(publishFrame(c2dTopic(identity, bag), message.body, 1, packetId));
       }
     } catch (error) {
       if (!isHubError(error)) throw error;
@@ -362,7 +363,7 @@ export class MqttSession {
 
   #connack(returnCode: number, why: string): void {
     this.#deps.logger.info({ returnCode, why, username: this.#usernameForLog() }, "MQTT connection refused");
-    this.#send({ cmd: "connack", returnCode, sessionPresent: false });
+    this.#send(connackFrame(false, returnCode));
     this.#stream.end();
     this.#end();
   }
@@ -389,12 +390,12 @@ export class MqttSession {
   }
 
   #publish(topic: string, payload: Buffer): void {
-    this.#send({ cmd: "publish", topic, payload, qos: 0, retain: false, dup: false });
+    this.#send(publishFrame(topic, payload, 0));
   }
 
-  #send(packet: mqtt.Packet): void {
+  #send(frame: Buffer): void {
     if (this.#closed || this.#stream.destroyed) return;
-    this.#stream.write(mqtt.generate(packet));
+    this.#stream.write(frame);
   }
 
   #end(): void {
