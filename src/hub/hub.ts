@@ -158,6 +158,8 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
       }
     },
   });
+  // Identities a crash left "Connected" are disconnected: nothing is connected before the gateways listen.
+  await registry.resetConnectionStates();
   presence = new Presence({ clock, timers, events, hubLimits, faults, recordConnectionState: (key, connected, time) => registry.recordConnectionState(key, connected, time) });
   const livePresence = presence;
   const twins = new TwinService({
@@ -255,7 +257,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
     async stop() {
       eventHub.stop();
       timers.clear();
-      const results = await Promise.allSettled([clockAdmin.close(), faults.close(), dailyMessages.close()]);
+      const results = await Promise.allSettled([clockAdmin.close(), faults.close(), dailyMessages.close(), registry.stopConnectionStates()]);
       for (const result of results) if (result.status === "rejected") deps.reportError(result.reason);
     },
   };

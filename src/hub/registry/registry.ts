@@ -201,6 +201,43 @@ export class Registry {
     return this.#stateFlush;
   }
 
+  /**
+   * At start no identity is connected. After a crash the store can still say "Connected" for devices whose disconnect
+   * was never written; IoT Hub shows a device whose connection ended with the service as Disconnected, so those are
+   * marked Disconnected as of now. A clean stop leaves a marker (`stopped`), so only a start after a crash (or the first
+   * start of a data dir) pays for the scan.
+   */
+  async resetConnectionStates(): Promise<number> {
+    const cleanStop = (await this.#deps.store.getSetting(CONNECTION_STATES_SETTING)) === "stopped";
+    await this.#deps.store.putSetting(CONNECTION_STATES_SETTING, "running");
+    if (cleanStop) return 0;
+    const at = hubTime(this.#deps.clock.now());
+    let reset = 0;
+    for (const collection of ["devices", "modules"] as const) {
+      let after: IdentityKey | undefined;
+      for (;;) {
+        const page = await this.#deps.store.scan({ collection, limit: RESET_PAGE, ...(after === undefined ? {} : { after }) });
+        const writes: StoreWrite[] = [];
+        for (const { identity } of page) {
+          if (identity.connectionState !== "Connected") continue;
+          writes.push({ kind: "patch", key: { deviceId: identity.deviceId, moduleId: identity.moduleId }, fields: { connectionState: "Disconnected", connectionStateUpdatedTime: at } });
+        }
+        if (writes.length > 0) await this.#deps.writes.run(() => this.#deps.store.write(writes));
+        reset += writes.length;
+        const last = page[page.length - 1];
+        if (page.length < RESET_PAGE || last === undefined) break;
+        after = { deviceId: last.identity.deviceId, moduleId: last.identity.moduleId };
+      }
+    }
+    return reset;
+  }
+
+  /** Writes every pending connection change, then the clean-stop marker `resetConnectionStates` looks for. */
+  async stopConnectionStates(): Promise<void> {
+    await this.idle();
+    await this.#deps.store.putSetting(CONNECTION_STATES_SETTING, "stopped");
+  }
+
   /** Resolves once every connection change recorded so far is written (the hub waits for this before closing). */
   async idle(): Promise<void> {
     while (this.#stateFlush !== undefined) await this.#stateFlush;
@@ -307,6 +344,9 @@ export class Registry {
 
 /** Connection changes are committed at most once per this many milliseconds (wall time), however many connect. */
 const STATE_COMMIT_INTERVAL_MS = 10;
+/** The store setting that says whether the hub stopped cleanly ("stopped") or is running (or crashed): "running". */
+const CONNECTION_STATES_SETTING = "connectionStates";
+const RESET_PAGE = 1000;
 
 /** IoT Hub gives Edge devices their own scope, `ms-azure-iot-edge://{deviceId}-{generationId}`, unless one is set. */
 function scopeFor(key: IdentityKey, input: IdentityInput, generationId: string): string | null {
