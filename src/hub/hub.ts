@@ -117,7 +117,7 @@ export async function createHub(deps: HubDeps): Promise<Hub> {
   const resolved = resolveLimits(deps.limits ?? {});
   if (!resolved.ok) throw new RangeError(`Invalid hub limits: ${resolved.problems.join("; ")}`);
   const dailyMessages = await DailyMessageCounter.load(clock, persistence);
-  const hubLimits = new HubLimits({ clock, timers, limits: resolved.limits, hubName: deps.eventHubName, dailyMessages });
+  const hubLimits = new HubLimits({ clock, timers, limits: resolved.limits, hubName: deps.eventHubName, dailyMessages, events });
   const policies = await loadOrCreatePolicies(deps.store, deps.ids);
   const storedCas = await deps.store.getSetting(TRUSTED_CAS_SETTING);
   const trustedCas: string[] = Array.isArray(storedCas) ? storedCas.filter((c): c is string => typeof c === "string") : [];

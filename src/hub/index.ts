@@ -44,7 +44,7 @@ export type { MethodResult } from "./methods/methods.js";
 export type { DeviceMessage, TelemetryCredential } from "./telemetry/telemetry.js";
 export type { HubEvent, HubEventListener } from "./events/hub-event.js";
 export { DailyMessageCounter, quotaBlocks, QUOTA_BLOCK_BYTES } from "./limits/daily-message-counter.js";
-export { LIMIT_NAMES, TIER_NAMES, resolveLimits, type HubLimits, type LimitName, type LimitValues, type LimitsInput, type ResolvedLimits, type TierName } from "./limits/index.js";
+export { LIMIT_NAMES, THROTTLED_OPERATIONS, TIER_NAMES, resolveLimits, type HubLimits, type LimitedOperation, type LimitName, type LimitValues, type LimitsInput, type ResolvedLimits, type TierName } from "./limits/index.js";
 export type { DeviceAuthResult } from "./auth/device-auth.js";
 export { renderConnectionAuthMethod } from "./auth/device-auth-method.js";
 export {

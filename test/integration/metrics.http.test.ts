@@ -46,7 +46,8 @@ describe("GET /metrics on --metrics-port", () => {
   let client: InstanceType<typeof deviceSdk.Client> | undefined;
 
   before(async () => {
-    hub = await startTestHub({ metricsPort: 0 });
+    // Queries: a bucket of one, refilled every 100 s; the second is refused with 429001 (its wait is past the backlog's).
+    hub = await startTestHub({ metricsPort: 0, limits: { queriesPerSecond: 0.01, throttleBurstSeconds: 1 } });
     registry = Registry.fromConnectionString(hub.connectionStrings["iothubowner"]!);
     service = ServiceClient.fromConnectionString(hub.connectionStrings["service"]!);
   });
@@ -105,12 +106,35 @@ describe("GET /metrics on --metrics-port", () => {
     await new Promise<void>((resolve, reject) => twin.properties.reported.update({ firmware: "1.0" }, (err?: Error) => (err ? reject(err) : resolve())));
     assert.equal(await metric(hub, "iothub_d2c_twin_read_success_total"), 1);
     assert.equal(await metric(hub, "iothub_d2c_twin_update_success_total"), 1);
+    // d2c.twin.read.size: the document the device received, a new device's empty desired and reported sections.
+    assert.equal(await metric(hub, "iothub_d2c_twin_read_size_bytes_count"), 1);
+    assert.equal(await metric(hub, "iothub_d2c_twin_read_size_bytes_sum"), Buffer.byteLength(JSON.stringify({ desired: { $version: 1 }, reported: { $version: 1 } })));
+    // d2c.twin.update.size: the reported patch the SDK sent.
+    assert.equal(await metric(hub, "iothub_d2c_twin_update_size_bytes_count"), 1);
+    assert.equal(await metric(hub, "iothub_d2c_twin_update_size_bytes_sum"), Buffer.byteLength(JSON.stringify({ firmware: "1.0" })));
     await registry.getTwin("metrics-dev");
     assert.equal(await metric(hub, "iothub_c2d_twin_read_success_total"), 1);
 
     await device.close();
     client = undefined;
     await eventually(hub, "iothub_connected_device_count", 0);
+  });
+
+  test("a query refused with 429001 counts under throttling errors by operation; no other operation moves", async () => {
+    const { text } = await scrape(hub);
+    assert.match(text, /^# TYPE iothub_throttling_errors_total counter$/m);
+    assert.equal(await metric(hub, 'iothub_throttling_errors_total{operation="query"}'), 0);
+    await registry.createQuery("SELECT * FROM devices").nextAsTwin();
+    await assert.rejects(registry.createQuery("SELECT * FROM devices").nextAsTwin(), { name: "ThrottlingError" });
+    assert.equal(await metric(hub, 'iothub_throttling_errors_total{operation="query"}'), 1);
+    // The refused page is a failed twin query too (its TwinQueries record carries the 429001).
+    assert.equal(await metric(hub, "iothub_twin_queries_success_total"), 1);
+    assert.equal(await metric(hub, "iothub_twin_queries_failure_total"), 1);
+    const after = (await scrape(hub)).text;
+    for (const operation of ["deviceConnect", "d2cSend", "c2dSend", "methodInvoke", "twinRead", "twinUpdate", "registryOp"]) {
+      assert.match(after, new RegExp(`^iothub_throttling_errors_total\\{operation="${operation}"\\} 0$`, "m"), operation);
+    }
+    assert.equal(await metric(hub, "iothub_d2c_telemetry_ingress_send_throttle_total"), 0);
   });
 
   test("the daily quota starts again at 00:00 UTC on the hub clock; the counters do not", async () => {

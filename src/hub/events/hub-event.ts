@@ -1,6 +1,7 @@
 import type { HubErrorName } from "../errors/index.js";
 import type { C2dEvent } from "../c2d/c2d-events.js";
 import type { FileUploadEvent } from "../file-upload/file-upload-events.js";
+import type { LimitedOperation } from "../limits/hub-limits.js";
 
 /**
  * What happened in the hub, for resource logs, metrics and the dashboard (issue #6 turns these into Azure Monitor
@@ -13,8 +14,11 @@ export type HubEvent =
   | { readonly type: "telemetryAccepted"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly partition: number; readonly sizeInBytes: number }
   /** A device-to-cloud message the hub refused (413001, 403002, 429001…): the `DeviceTelemetry` category logs these. */
   | { readonly type: "telemetryRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly partition: number; readonly sizeInBytes: number; readonly error: HubErrorName }
-  /** `error` set: the operation failed with it. `durationMs` on hub time. */
-  | { readonly type: "twinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "updateReported" | "notifyDesired"; readonly durationMs?: number; readonly error?: HubErrorName }
+  /**
+   * `error` set: the operation failed with it. `durationMs` on hub time. `messageSize`: bytes of the twin document a
+   * `get` returned (set only when it succeeded), of the reported patch an `updateReported` carried.
+   */
+  | { readonly type: "twinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "updateReported" | "notifyDesired"; readonly durationMs?: number; readonly messageSize?: number; readonly error?: HubErrorName }
   /** A back end read, patched or replaced a twin (`C2DTwinOperations`); `messageSize` is the JSON it sent or received. */
   | { readonly type: "serviceTwinOperation"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "patch" | "replace"; readonly durationMs: number; readonly messageSize: number; readonly sdkVersion: string | undefined; readonly error?: HubErrorName }
   /** One page of `POST /devices/query` (`TwinQueries`). */
@@ -23,6 +27,13 @@ export type HubEvent =
   /** An identity registry operation that failed (`DeviceIdentityOperations` logs only failures). */
   | { readonly type: "identityOperationFailed"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly operation: "get" | "create" | "update" | "delete"; readonly error: HubErrorName; readonly ipAddress: string | undefined }
   | { readonly type: "operationRefused"; readonly time: number; readonly deviceId: string; readonly moduleId: string; readonly protocol: string; readonly operation: string; readonly detail: string }
+  /**
+   * A hub throttle refused a call with 429001 ThrottlingException (HubLimits.admit), by the limits' operation name
+   * (`d2cSend`, `twinRead`, `query`…); a shaped call that waited and went is not one. Only the throttling-errors metric
+   * reads it: the operation's own event (`telemetryRefused`, `twinOperation`…) carries the 429001 to resource logs.
+   * `deviceId`/`moduleId` are set when a device or module called.
+   */
+  | { readonly type: "operationThrottled"; readonly time: number; readonly operation: LimitedOperation; readonly protocol: string; readonly deviceId?: string; readonly moduleId?: string }
   | C2dEvent
   | FileUploadEvent;
 

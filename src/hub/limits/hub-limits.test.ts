@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { CallContext } from "../call-context.js";
 import { HubClock } from "../clock.js";
 import { HubError } from "../errors/index.js";
+import { HubEvents, type HubEvent } from "../events/hub-event.js";
 import { HubTimers } from "../timers/hub-timers.js";
 import { HubLimits } from "./hub-limits.js";
 import { resolveLimits, type LimitsInput } from "./tiers.js";
@@ -24,13 +25,16 @@ function setup(input: LimitsInput) {
   cleanups.push(() => timers.clear());
   const resolved = resolveLimits(input);
   if (!resolved.ok) assert.fail(resolved.problems.join("; "));
-  const limits = new HubLimits({ clock, timers, limits: resolved.limits, hubName: "test-hub" });
+  const events = new HubEvents((error) => assert.fail(String(error)));
+  const emitted: HubEvent[] = [];
+  events.on((event) => emitted.push(event));
+  const limits = new HubLimits({ clock, timers, limits: resolved.limits, hubName: "test-hub", events });
   const advance = async (seconds: number) => {
     clock.advance(seconds);
     timers.poke();
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { limits, advance };
+  return { limits, advance, emitted, now: () => clock.now() };
 }
 
 function refusal(run: () => unknown): HubError {
@@ -124,4 +128,43 @@ test("the device count: 413002 past the limit; the count is read only when a lim
   await assert.rejects(limits.checkDeviceCount(ctx(), 2, async () => 2), (error: unknown) => error instanceof HubError && error.code === 413002 && /at most 3 devices/.test(error.message));
   const open = setup({});
   await open.limits.checkDeviceCount(ctx(), 1, async () => assert.fail("no limit: the registry is not counted"));
+});
+
+test("a call a throttle refuses with 429001 is reported as operationThrottled; admitted and shaped calls are not", async () => {
+  const { limits, advance, emitted, now } = setup({ overrides: { queriesPerSecond: 1, twinReadsPerSecond: 1, throttleBurstSeconds: 1, throttleMaxWaitSeconds: 1 } });
+  // The burst goes at once; the next call waits a second for hub time (shaped) and then goes.
+  assert.equal(limits.admit(ctx("https"), "query"), undefined);
+  const shaped = limits.admit(ctx("https"), "query");
+  assert.ok(shaped instanceof Promise);
+  assert.deepEqual(emitted, []);
+  // A third would wait 2 s, past the backlog's 1 s: refused.
+  assert.equal(refusal(() => limits.admit(ctx("https", "q3"), "query")).code, 429001);
+  assert.deepEqual(emitted, [{ type: "operationThrottled", time: now(), operation: "query", protocol: "https", deviceId: "d1", moduleId: "" }]);
+  await advance(1);
+  await shaped;
+  // Another operation's throttle, a back-end caller: no device in the event.
+  const service: CallContext = { caller: { kind: "policy", policyName: "service", rights: ["ServiceConnect"] }, protocol: "https", trackingId: "t" };
+  limits.admit(service, "twinRead");
+  void limits.admit(service, "twinRead");
+  assert.throws(() => limits.admit(service, "twinRead"), (error: unknown) => error instanceof HubError && error.code === 429001);
+  assert.deepEqual(emitted.slice(1), [{ type: "operationThrottled", time: now(), operation: "twinRead", protocol: "https" }]);
+  assert.equal(emitted.length, 2);
+  await advance(2);
+});
+
+test("refusals that are not throttling (403010 tier, 403002 quota) and unthrottled operations emit nothing", () => {
+  const basic = setup({ tier: "B1" });
+  refusal(() => basic.limits.admit(ctx("https"), "twinRead"));
+  const quota = setup({ overrides: { dailyMessages: 1 } });
+  quota.limits.admit(ctx(), "d2cSend", 10);
+  assert.equal(refusal(() => quota.limits.admit(ctx(), "d2cSend", 10)).code, 403002);
+  // MQTT C2D receives are pushed: never throttled, however many.
+  const c2d = setup({ overrides: { c2dReceivesPerSecond: 1, throttleBurstSeconds: 1, throttleMaxWaitSeconds: 0 } });
+  for (let i = 0; i < 10; i++) c2d.limits.admit(ctx("mqtt"), "c2dReceive");
+  assert.deepEqual([...basic.emitted, ...quota.emitted, ...c2d.emitted], []);
+  // Over HTTPS the first goes and the next are refused, by the c2dReceive throttle.
+  assert.equal(c2d.limits.admit(ctx("https"), "c2dReceive"), undefined);
+  refusal(() => c2d.limits.admit(ctx("https"), "c2dReceive"));
+  refusal(() => c2d.limits.admit(ctx("https"), "c2dReceive"));
+  assert.deepEqual(c2d.emitted.map((event) => event.type === "operationThrottled" && event.operation), ["c2dReceive", "c2dReceive"]);
 });

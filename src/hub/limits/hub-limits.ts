@@ -1,5 +1,6 @@
-import { HubError } from "../errors/index.js";
+import { HubError, isHubError } from "../errors/index.js";
 import type { CallContext } from "../call-context.js";
+import type { HubEvents } from "../events/hub-event.js";
 import type { Clock } from "../ports/clock.js";
 import type { HubTimers } from "../timers/hub-timers.js";
 import { DailyQuota } from "./daily-quota.js";
@@ -55,6 +56,9 @@ const RULES: Readonly<Record<LimitedOperation, Rule>> = {
   registryOp: { rate: "registryOpsPerSecond", quota: "free" },
 };
 
+/** The operations a throttle applies to, each the `operation` of an `operationThrottled` event when refused with 429001. */
+export const THROTTLED_OPERATIONS: readonly LimitedOperation[] = (Object.keys(RULES) as LimitedOperation[]).filter((operation) => RULES[operation].rate !== undefined);
+
 const OPERATION_TEXT: Readonly<Record<RateName, string>> = {
   registryOpsPerSecond: "Identity registry operations",
   connectionsPerSecond: "New device connections",
@@ -79,10 +83,14 @@ const FEATURE_TEXT: Readonly<Record<FeatureName, string>> = {
 // Learn, "IoT Hub quotas and throttling": direct methods are metered in 4 KB blocks of payload.
 const METHOD_BLOCK_BYTES = 4096;
 
-/** What `admit` needs of the call: its protocol (C2D receives are throttled on HTTPS only) and tracking id. */
+/**
+ * What `admit` needs of the call: its protocol (C2D receives are throttled on HTTPS only) and tracking id; the caller,
+ * when known, names the device or module in the `operationThrottled` event.
+ */
 export interface AdmitContext {
   readonly protocol: CallContext["protocol"];
   readonly trackingId?: string | undefined;
+  readonly caller?: CallContext["caller"] | undefined;
 }
 
 export interface HubLimitsDeps {
@@ -93,6 +101,8 @@ export interface HubLimitsDeps {
   readonly hubName: string;
   /** The counter the `dailyMessageQuotaUsed` metric reads; a fresh one by default. */
   readonly dailyMessages?: DailyMessageCounter;
+  /** Where a call refused with 429001 is reported (`operationThrottled`, the throttling-errors metric). */
+  readonly events?: HubEvents;
 }
 
 /**
@@ -108,9 +118,13 @@ export class HubLimits {
   readonly values: LimitValues;
   readonly quota: DailyQuota;
   readonly #throttles = new Map<RateName, Throttle>();
+  readonly #clock: Clock;
+  readonly #events: HubEvents | undefined;
 
   constructor(deps: HubLimitsDeps) {
     const { limits } = deps;
+    this.#clock = deps.clock;
+    this.#events = deps.events;
     this.tier = limits.tier;
     this.units = limits.units;
     this.features = limits.features;
@@ -150,7 +164,13 @@ export class HubLimits {
     }
     const throttle = rule.rate === undefined || (rule.httpsOnly === true && ctx.protocol !== "https") ? undefined : this.#throttles.get(rule.rate);
     const cost = operation === "methodInvoke" ? 4 * Math.max(1, Math.ceil(bytes / METHOD_BLOCK_BYTES)) : 1;
-    const wait = throttle?.take(cost, ctx.trackingId);
+    let wait: Promise<void> | undefined;
+    try {
+      wait = throttle?.take(cost, ctx.trackingId);
+    } catch (error) {
+      if (isHubError(error) && error.errorName === "ThrottlingException") this.#throttled(ctx, operation);
+      throw error;
+    }
     if (wait === undefined) {
       this.#quotaStep(ctx, rule, bytes);
       return undefined;
@@ -181,6 +201,12 @@ export class HubLimits {
       trackingId: ctx.trackingId,
       message: `The IoT hub holds ${current} devices and this request adds ${adding}; ${this.tier === undefined ? "this" : `a ${this.tier}`} hub holds at most ${max} devices`,
     });
+  }
+
+  /** Reports a 429001 refusal; a shaped call that waits and then goes is not one. */
+  #throttled(ctx: AdmitContext, operation: LimitedOperation): void {
+    const caller = ctx.caller?.kind === "device" ? { deviceId: ctx.caller.deviceId, moduleId: ctx.caller.moduleId } : {};
+    this.#events?.emit({ type: "operationThrottled", time: this.#clock.now(), operation, protocol: ctx.protocol, ...caller });
   }
 
   #quotaStep(ctx: AdmitContext, rule: Rule, bytes: number): void {

@@ -1,7 +1,7 @@
 export { DailyMessageCounter, quotaBlocks, QUOTA_BLOCK_BYTES } from "./daily-message-counter.js";
 export { DailyQuota, type DailyQuotaSettings } from "./daily-quota.js";
 export { Throttle, type ThrottleSettings } from "./throttle.js";
-export { HubLimits, type AdmitContext, type HubLimitsDeps, type LimitedOperation } from "./hub-limits.js";
+export { HubLimits, THROTTLED_OPERATIONS, type AdmitContext, type HubLimitsDeps, type LimitedOperation } from "./hub-limits.js";
 export {
   LIMIT_NAMES,
   TIER_NAMES,

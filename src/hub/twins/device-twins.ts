@@ -35,11 +35,14 @@ export class DeviceTwins {
 
   async get(ctx: CallContext): Promise<{ desired: Record<string, unknown>; reported: Record<string, unknown> }> {
     const caller = deviceCaller(ctx);
-    return this.#recorded(caller, "get", async () => {
+    let size: number | undefined;
+    return this.#recorded(caller, "get", () => size, async () => {
       await this.#deps.faults?.enter(ctx, "twin.get");
       await this.#deps.hubLimits?.admit(ctx, "twinRead");
       const view = deviceTwinView((await this.#find(ctx, caller)).twin);
-      this.#deps.hubLimits?.meterJson(view);
+      // The document the device receives: what the quota meters and `d2c.twin.read.size` measures.
+      size = Buffer.byteLength(JSON.stringify(view));
+      this.#deps.hubLimits?.meter(size);
       return view;
     });
   }
@@ -50,9 +53,10 @@ export class DeviceTwins {
    */
   async patchReported(ctx: CallContext, patch: unknown, expectedVersion?: number): Promise<number> {
     const caller = deviceCaller(ctx);
-    return this.#recorded(caller, "updateReported", async () => {
+    const size = Buffer.byteLength(JSON.stringify(patch) ?? "");
+    return this.#recorded(caller, "updateReported", () => size, async () => {
       await this.#deps.faults?.enter(ctx, "twin.reported");
-      await this.#deps.hubLimits?.admit(ctx, "twinUpdate", Buffer.byteLength(JSON.stringify(patch) ?? ""));
+      await this.#deps.hubLimits?.admit(ctx, "twinUpdate", size);
       return this.#deps.writes.run(async () => {
         const entry = await this.#find(ctx, caller);
         const current = entry.twin.reported["$version"];
@@ -66,14 +70,19 @@ export class DeviceTwins {
     });
   }
 
-  /** Runs a device twin operation and records it, failed or not (D2CTwinOperations logs both, with durationMs). */
-  async #recorded<T>(caller: DeviceCaller, operation: "get" | "updateReported", run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a device twin operation and records it, failed or not (D2CTwinOperations logs both, with durationMs);
+   * `size` gives the event's `messageSize` once the operation has ended (undefined: not known).
+   */
+  async #recorded<T>(caller: DeviceCaller, operation: "get" | "updateReported", size: () => number | undefined, run: () => Promise<T>): Promise<T> {
     const started = this.#deps.clock.now();
     const emit = (error?: unknown): void => {
       const time = this.#deps.clock.now();
       // Anything but a HubError reaches the device as 500001 ServerError, so that is what is logged.
       const failure = error === undefined ? {} : { error: isHubError(error) ? error.errorName : ("ServerError" as const) };
-      this.#deps.events.emit({ type: "twinOperation", time, deviceId: caller.deviceId, moduleId: caller.moduleId, operation, durationMs: time - started, ...failure });
+      const messageSize = size();
+      const sized = messageSize === undefined ? {} : { messageSize };
+      this.#deps.events.emit({ type: "twinOperation", time, deviceId: caller.deviceId, moduleId: caller.moduleId, operation, durationMs: time - started, ...sized, ...failure });
     };
     try {
       const result = await run();

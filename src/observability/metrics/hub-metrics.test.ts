@@ -80,6 +80,26 @@ test("telemetry: attempts count accepted and refused messages, throttling only 4
   assert.equal(await h.value("iothub_d2c_telemetry_ingress_success_total"), 2);
 });
 
+test("throttling errors by operation: every throttled operation from 0, each 429001 refusal counted under its own", async () => {
+  const h = setup();
+  const text = await h.metrics.scrape();
+  assert.match(text, /^# TYPE iothub_throttling_errors_total counter$/m);
+  assert.match(text, /^# HELP iothub_throttling_errors_total .*no Azure metric/m);
+  for (const operation of ["deviceConnect", "d2cSend", "c2dSend", "c2dReceive", "fileUploadStart", "methodInvoke", "twinRead", "twinUpdate", "query", "registryOp"]) {
+    assert.equal(await h.value(`iothub_throttling_errors_total{operation="${operation}"}`), 0, operation);
+  }
+  // Operations with no throttle (quota-only) have no series.
+  assert.doesNotMatch(text, /operation="(c2dPurge|fileUploadComplete)"/);
+  h.events.emit({ type: "operationThrottled", time: h.time(), operation: "query", protocol: "https" });
+  h.events.emit({ type: "operationThrottled", time: h.time(), operation: "query", protocol: "https" });
+  h.events.emit({ type: "operationThrottled", time: h.time(), operation: "d2cSend", protocol: "mqtt", ...DEVICE });
+  assert.equal(await h.value('iothub_throttling_errors_total{operation="query"}'), 2);
+  assert.equal(await h.value('iothub_throttling_errors_total{operation="d2cSend"}'), 1);
+  assert.equal(await h.value('iothub_throttling_errors_total{operation="twinRead"}'), 0);
+  // The telemetry metric is fed by the telemetry's own refusal event, not this one.
+  assert.equal(await h.value("iothub_d2c_telemetry_ingress_send_throttle_total"), 0);
+});
+
 test("C2D: completions, abandons, rejections and expiries", async () => {
   const h = setup();
   const settled = (outcome: "complete" | "abandon" | "reject") =>
@@ -116,9 +136,10 @@ test("direct methods: answered is success whatever the status, sizes and duratio
 
 test("twins: device reads and updates, back-end reads and updates with their sizes, failures apart", async () => {
   const h = setup();
-  h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "get", durationMs: 3 });
-  h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "updateReported", durationMs: 6 });
-  h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "updateReported", error: "PreconditionFailed" });
+  h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "get", durationMs: 3, messageSize: 700 });
+  h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "get", durationMs: 1, error: "ThrottlingException" });
+  h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "updateReported", durationMs: 6, messageSize: 20 });
+  h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "updateReported", messageSize: 5000, error: "PreconditionFailed" });
   h.events.emit({ type: "twinOperation", time: h.time(), ...DEVICE, operation: "notifyDesired" });
   const service = (operation: "get" | "patch" | "replace", messageSize: number, error?: "DeviceNotFound") =>
     h.events.emit({ type: "serviceTwinOperation", time: h.time(), ...DEVICE, operation, durationMs: 4, messageSize, sdkVersion: "2021-04-12", ...(error === undefined ? {} : { error }) });
@@ -127,8 +148,16 @@ test("twins: device reads and updates, back-end reads and updates with their siz
   service("replace", 300);
   service("get", 0, "DeviceNotFound");
   assert.equal(await h.value("iothub_d2c_twin_read_success_total"), 1);
+  assert.equal(await h.value("iothub_d2c_twin_read_failure_total"), 1);
   assert.equal(await h.value("iothub_d2c_twin_update_success_total"), 1);
   assert.equal(await h.value("iothub_d2c_twin_update_failure_total"), 1);
+  // Device twin sizes: successes only, like the back end's.
+  assert.equal(await h.value("iothub_d2c_twin_read_size_bytes_count"), 1);
+  assert.equal(await h.value("iothub_d2c_twin_read_size_bytes_sum"), 700);
+  assert.equal(await h.value('iothub_d2c_twin_read_size_bytes_bucket{le="512"}'), 0);
+  assert.equal(await h.value('iothub_d2c_twin_read_size_bytes_bucket{le="1024"}'), 1);
+  assert.equal(await h.value("iothub_d2c_twin_update_size_bytes_count"), 1);
+  assert.equal(await h.value("iothub_d2c_twin_update_size_bytes_sum"), 20);
   assert.equal(await h.value('iothub_d2c_twin_duration_seconds_count{operation="update"}'), 1);
   assert.equal(await h.value("iothub_c2d_twin_read_success_total"), 1);
   assert.equal(await h.value("iothub_c2d_twin_read_failure_total"), 1);

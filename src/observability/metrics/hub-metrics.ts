@@ -1,4 +1,4 @@
-import { DailyMessageCounter, type Clock, type HubEvent } from "../../hub/index.js";
+import { DailyMessageCounter, THROTTLED_OPERATIONS, type Clock, type HubEvent } from "../../hub/index.js";
 import { MetricRegistry, type Counter, type Gauge, type Histogram } from "./metric-registry.js";
 import { renderPrometheusText } from "./render-text.js";
 
@@ -46,6 +46,7 @@ export class HubMetrics {
   readonly #telemetryAttempts: Counter;
   readonly #telemetrySent: Counter;
   readonly #telemetryThrottled: Counter;
+  readonly #throttlingErrors: Counter;
   readonly #c2dCompleted: Counter;
   readonly #c2dAbandoned: Counter;
   readonly #c2dRejected: Counter;
@@ -59,6 +60,8 @@ export class HubMetrics {
   readonly #deviceTwinReadFailures: Counter;
   readonly #deviceTwinUpdates: Counter;
   readonly #deviceTwinUpdateFailures: Counter;
+  readonly #deviceTwinReadSize: Histogram;
+  readonly #deviceTwinUpdateSize: Histogram;
   readonly #deviceTwinDuration: Histogram;
   readonly #serviceTwinReads: Counter;
   readonly #serviceTwinReadFailures: Counter;
@@ -85,6 +88,13 @@ export class HubMetrics {
     this.#telemetryAttempts = r.counter("iothub_d2c_telemetry_ingress_all_protocol_total", "Telemetry message send attempts (d2c.telemetry.ingress.allProtocol).");
     this.#telemetrySent = r.counter("iothub_d2c_telemetry_ingress_success_total", "Telemetry messages sent (d2c.telemetry.ingress.success).");
     this.#telemetryThrottled = r.counter("iothub_d2c_telemetry_ingress_send_throttle_total", "Number of throttling errors (d2c.telemetry.ingress.sendThrottle): telemetry refused with 429001.");
+    this.#throttlingErrors = r.counter(
+      "iothub_throttling_errors_total",
+      "Calls refused with 429001 ThrottlingException by the hub's throttles, by operation (no Azure metric: Azure counts only telemetry, in sendThrottle; the other throttles show in resource logs' 429001 records).",
+      ["operation"],
+    );
+    // Every throttled operation's series from the start, so increase() sees its first refusal.
+    for (const operation of THROTTLED_OPERATIONS) this.#throttlingErrors.inc(0, { operation });
     // No routing yet: every accepted message reaches the built-in endpoint, so nothing is dropped. Exposed at 0 so
     // Microsoft's baseline alert on it (Total > 0) can be set up against the emulator unchanged.
     r.counter("iothub_d2c_telemetry_egress_dropped_total", "Routing: telemetry messages dropped (d2c.telemetry.egress.dropped).");
@@ -105,6 +115,8 @@ export class HubMetrics {
     this.#deviceTwinReadFailures = r.counter("iothub_d2c_twin_read_failure_total", "Failed twin reads from devices (d2c.twin.read.failure).");
     this.#deviceTwinUpdates = r.counter("iothub_d2c_twin_update_success_total", "Successful twin updates from devices (d2c.twin.update.success).");
     this.#deviceTwinUpdateFailures = r.counter("iothub_d2c_twin_update_failure_total", "Failed twin updates from devices (d2c.twin.update.failure).");
+    this.#deviceTwinReadSize = r.histogram("iothub_d2c_twin_read_size_bytes", "Response size of twin reads from devices (d2c.twin.read.size).", SIZE_BUCKETS);
+    this.#deviceTwinUpdateSize = r.histogram("iothub_d2c_twin_update_size_bytes", "Size of twin updates from devices (d2c.twin.update.size).", SIZE_BUCKETS);
     this.#deviceTwinDuration = r.histogram(
       "iothub_d2c_twin_duration_seconds",
       "Duration of device twin operations by operation, read or update (no Azure metric; the D2CTwinOperations log's durationMs).",
@@ -149,12 +161,19 @@ export class HubMetrics {
         // Only 429001 counts as a throttling error; the other 429xxx codes show in logs but in no metric (§4).
         if (event.error === "ThrottlingException") this.#telemetryThrottled.inc();
         return;
+      case "operationThrottled":
+        this.#throttlingErrors.inc(1, { operation: event.operation });
+        return;
       case "twinOperation": {
         // notifyDesired is the hub pushing a desired patch: no platform metric counts it.
         if (event.operation === "notifyDesired") return;
         const read = event.operation === "get";
-        if (event.error === undefined) (read ? this.#deviceTwinReads : this.#deviceTwinUpdates).inc();
-        else (read ? this.#deviceTwinReadFailures : this.#deviceTwinUpdateFailures).inc();
+        if (event.error === undefined) {
+          (read ? this.#deviceTwinReads : this.#deviceTwinUpdates).inc();
+          if (event.messageSize !== undefined) (read ? this.#deviceTwinReadSize : this.#deviceTwinUpdateSize).observe(event.messageSize);
+        } else {
+          (read ? this.#deviceTwinReadFailures : this.#deviceTwinUpdateFailures).inc();
+        }
         if (event.durationMs !== undefined) this.#deviceTwinDuration.observe(event.durationMs / 1000, { operation: read ? "read" : "update" });
         return;
       }
