@@ -280,3 +280,69 @@ describe("a hub started with no tier has S1's limits (the default, like a new Io
     assert.deepEqual(answers.map((a) => a.status), [200, 200, 200]);
   });
 });
+
+describe("throttled calls leave their category's resource-log record (--limit methodKilobytesPerSecond=0.001 …)", () => {
+  let hub: TestHub;
+  let registry: any;
+
+  before(async () => {
+    // Nothing may wait: every call over the (tiny) rate is refused at once with 429001.
+    hub = await startTestHub({ limits: { methodKilobytesPerSecond: 0.001, fileUploadsPerSecond: 0.001, throttleBurstSeconds: 1, throttleMaxWaitSeconds: 0 } });
+    registry = Registry.fromConnectionString(hub.connectionStrings["iothubowner"]!);
+  });
+  after(async () => {
+    await hub.dispose();
+  });
+
+  async function records(category: string): Promise<Array<{ resultType: string; properties: string }>> {
+    const reply = await serviceRequest(hub, "GET", `/admin/logs?api-version=2021-04-12&category=${category}`);
+    assert.equal(reply.status, 200);
+    return (reply.json as { records: Array<{ resultType: string; properties: string }> }).records;
+  }
+
+  test("a direct method refused by its throttle: 429 for the caller, a DirectMethods record with 429001", async () => {
+    await createDevice(registry, "m-dev");
+    const service = Client.fromConnectionString(hub.connectionStrings["service"]!);
+    await assert.rejects(service.invokeDeviceMethod("m-dev", { methodName: "reboot", payload: { delay: 1 } }), (error: any) => error.response?.statusCode === 429);
+    await service.close();
+    const logged = await within(
+      (async () => {
+        for (;;) {
+          const found = (await records("DirectMethods")).find((r) => r.resultType === "429001");
+          if (found !== undefined) return found;
+          await delay(50);
+        }
+      })(),
+      5000,
+      "no DirectMethods record with 429001",
+    );
+    assert.equal(JSON.parse(logged.properties).deviceId, "m-dev");
+  });
+
+  test("a file upload start refused by its throttle: 429 for the device, a FileUploadOperations record with 429001", async () => {
+    const key = await createDevice(registry, "f-dev");
+    const ask = () =>
+      deviceRequest(hub, "POST", "/devices/f-dev/files?api-version=2020-09-30", {
+        authorization: deviceToken(hub, "f-dev", key),
+        body: JSON.stringify({ blobName: "a.txt" }),
+        headers: { "content-type": "application/json" },
+      });
+    // A bucket holds at least one call: the first goes, the second finds it empty and may not wait.
+    assert.equal((await ask()).status, 200);
+    const refused = await ask();
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers["iothub-errorcode"], "ThrottlingException");
+    const logged = await within(
+      (async () => {
+        for (;;) {
+          const found = (await records("FileUploadOperations")).find((r) => r.resultType === "429001");
+          if (found !== undefined) return found;
+          await delay(50);
+        }
+      })(),
+      5000,
+      "no FileUploadOperations record with 429001",
+    );
+    assert.equal(JSON.parse(logged.properties).deviceId, "f-dev");
+  });
+});

@@ -145,14 +145,15 @@ export class FileUploads {
     }
     try {
       await this.#deps.faults?.enter(ctx, "fileUpload");
+      await this.#deps.hubLimits?.admit(ctx, "fileUploadStart");
     } catch (error) {
-      // An injected refusal is logged as a real one is (a FileUploadOperations record with its code).
+      // An injected refusal, a throttle's 429001 or a quota's 403002 is logged as a real refusal is (a
+      // FileUploadOperations record with its code).
       if (error instanceof HubError) {
         this.#emit({ type: "fileUploadRefused", time: this.#deps.clock.now(), deviceId, blobName, activeUploads: 0, protocol: ctx.protocol, error: error.errorName });
       }
       throw error;
     }
-    await this.#deps.hubLimits?.admit(ctx, "fileUploadStart");
     return this.#serial.run(deviceId, async () => {
       const now = this.#deps.clock.now();
       const open = await this.#openUploads(deviceId, now);

@@ -95,14 +95,15 @@ export class Methods {
     }
     try {
       await this.#deps.faults?.enter(ctx, "method.invoke", { deviceId: input.deviceId, moduleId });
+      await this.#deps.hubLimits?.admit(ctx, "methodInvoke", payload.length);
     } catch (error) {
-      // An injected failure is logged as the real one would be (a DirectMethods record with its code).
+      // An injected failure or a throttle's 429001 (or a tier's 403010) is logged as every failed call is: a
+      // DirectMethods record with its code.
       if (error instanceof HubError) {
         this.#record({ deviceId: input.deviceId, moduleId }, methodName, error.errorName, this.#deps.clock.now(), { requestSize: payload.length, responseSize: 0, sdkVersion: ctx.client?.sdkVersion });
       }
       throw error;
     }
-    await this.#deps.hubLimits?.admit(ctx, "methodInvoke", payload.length);
     const key = { deviceId: input.deviceId, moduleId };
     // A connected identity exists (deleting one closes its connection), so only an unconnected one is looked up.
     if (this.#deps.presence.find(key.deviceId, moduleId) === undefined && (await this.#deps.store.getIdentity(key)) === undefined) {

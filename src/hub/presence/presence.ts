@@ -73,7 +73,7 @@ export class Presence {
   /** Registers an authenticated connection, displacing any older one of the same identity. */
   async connect(caller: DeviceCaller, link: DeviceLink, info: ConnectInfo): Promise<DeviceConnection> {
     // Only a shaped connection waits: an admitted one registers in this same turn, as before throttles existed.
-    const admitted = this.#deps.hubLimits?.admit({ protocol: info.protocol }, "deviceConnect");
+    const admitted = this.#deps.hubLimits?.admit({ caller, protocol: info.protocol }, "deviceConnect");
     if (admitted !== undefined) await admitted;
     const faulted = this.#deps.faults?.enter({ caller, protocol: info.protocol }, "connect");
     if (faulted !== undefined) await faulted;
