@@ -294,10 +294,18 @@ describe("throttled calls leave their category's resource-log record (--limit me
     await hub.dispose();
   });
 
-  async function records(category: string): Promise<Array<{ resultType: string; properties: string }>> {
-    const reply = await serviceRequest(hub, "GET", `/admin/logs?api-version=2021-04-12&category=${category}`);
-    assert.equal(reply.status, 200);
-    return (reply.json as { records: Array<{ resultType: string; properties: string }> }).records;
+  /** The first record of `category` with resultType 429001, waiting for the log writer's batch. */
+  function throttledRecord(category: string): Promise<{ resultType: string; properties: string }> {
+    const poll = async (): Promise<{ resultType: string; properties: string }> => {
+      for (;;) {
+        const reply = await serviceRequest(hub, "GET", `/admin/logs?api-version=2021-04-12&category=${category}`);
+        assert.equal(reply.status, 200);
+        const found = (reply.json as { records: Array<{ resultType: string; properties: string }> }).records.find((r) => r.resultType === "429001");
+        if (found !== undefined) return found;
+        await delay(50);
+      }
+    };
+    return within(poll(), 5000, `no ${category} record with 429001`);
   }
 
   test("a direct method refused by its throttle: 429 for the caller, a DirectMethods record with 429001", async () => {
@@ -305,17 +313,7 @@ describe("throttled calls leave their category's resource-log record (--limit me
     const service = Client.fromConnectionString(hub.connectionStrings["service"]!);
     await assert.rejects(service.invokeDeviceMethod("m-dev", { methodName: "reboot", payload: { delay: 1 } }), (error: any) => error.response?.statusCode === 429);
     await service.close();
-    const logged = await within(
-      (async () => {
-        for (;;) {
-          const found = (await records("DirectMethods")).find((r) => r.resultType === "429001");
-          if (found !== undefined) return found;
-          await delay(50);
-        }
-      })(),
-      5000,
-      "no DirectMethods record with 429001",
-    );
+    const logged = await throttledRecord("DirectMethods");
     assert.equal(JSON.parse(logged.properties).deviceId, "m-dev");
   });
 
@@ -332,17 +330,7 @@ describe("throttled calls leave their category's resource-log record (--limit me
     const refused = await ask();
     assert.equal(refused.status, 429);
     assert.equal(refused.headers["iothub-errorcode"], "ThrottlingException");
-    const logged = await within(
-      (async () => {
-        for (;;) {
-          const found = (await records("FileUploadOperations")).find((r) => r.resultType === "429001");
-          if (found !== undefined) return found;
-          await delay(50);
-        }
-      })(),
-      5000,
-      "no FileUploadOperations record with 429001",
-    );
+    const logged = await throttledRecord("FileUploadOperations");
     assert.equal(JSON.parse(logged.properties).deviceId, "f-dev");
   });
 });
