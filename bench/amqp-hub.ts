@@ -18,9 +18,8 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { createLogger } from "../src/observability/logger.js";
-import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
 import { recordCommitStats, usage } from "./harness.js";
+import { loadLogger, loadSqliteTelemetryLog } from "./hub-code.js";
 import { serveHub, startBenchHub, TLS_HUB_OPTIONS } from "./hub-child.js";
 
 const { values } = parseArgs({
@@ -33,12 +32,12 @@ const { values } = parseArgs({
 const { "data-dir": dataDir, cert, key } = values;
 if (dataDir === undefined || cert === undefined || key === undefined) usage("amqp-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1]");
 
-const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/amqp-hub.ts");
+const takeCommitStats = recordCommitStats(await loadSqliteTelemetryLog(), "bench/amqp-hub.ts");
 
 const logLevel = values["log-level"] as "silent";
 const hub = await startBenchHub(dataDir, values.host, {
   logLevel,
-  logger: createLogger({ level: logLevel, destination: pino.destination(2) }),
+  logger: (await loadLogger()).createLogger({ level: logLevel, destination: pino.destination(2) }),
   tlsCert: cert,
   tlsKey: key,
   storage: "sqlite",

@@ -3,35 +3,17 @@
  * (no tsx, no TypeScript transpiled at start). For benchmarks that time a hub's start, such as the MQTT crash
  * scenario's restarts after kill -9 (benchmarking.md R1, "restart to first CONNACK ≤ 2 s").
  *
- * - `buildDist` compiles src/ to dist/ (`npx tsc -p tsconfig.json`, what `npm install` runs as `prepare`), so a stale
- *   dist/ is never measured.
  * - `distHubArgv` is the command line; the caller spawns it (pinned to the servers' core like its other children).
  * - `startDistHub` waits for the CLI's `"Hub started"` log line (pino JSON on stdout, `--log-level info`): the hub
  *   logs it once every listener accepts connections and hub.json is written. It then reads the connection strings
  *   from hub.json and keeps draining stdout (a full pipe would block the hub's synchronous logger), passing on
  *   records at warn level and above.
  */
-import { type ChildProcess, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
-import { exitOf, log, ROOT } from "./harness.js";
-
-/** The production entry (package.json `bin` and `npm start`). */
-export const DIST_MAIN = join(ROOT, "dist", "main.js");
-
-/** Compiles src/ to dist/ with the build's own config; throws (with tsc's output) if tsc fails. Answers the seconds taken. */
-export function buildDist(): number {
-  const t0 = performance.now();
-  const result = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (result.error !== undefined) throw new Error(`npx tsc -p tsconfig.json could not run: ${result.error.message}`);
-  if (result.status !== 0) {
-    throw new Error(`npx tsc -p tsconfig.json failed (exit ${result.status ?? result.signal}), so dist/ may be stale:\n${result.stdout}${result.stderr}`);
-  }
-  if (!existsSync(DIST_MAIN)) throw new Error(`npx tsc -p tsconfig.json left no ${DIST_MAIN}`);
-  return (performance.now() - t0) / 1000;
-}
+import { DIST_MAIN, exitOf, log } from "./harness.js";
 
 export interface DistHubConfig {
   readonly dataDir: string;

@@ -4,7 +4,7 @@
  * statistics, and a benchmark's set-up: machine facts, pinning, child processes and clean-up (`startRun`).
  */
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { request, type RequestOptions } from "node:https";
 import { Session } from "node:inspector/promises";
@@ -12,6 +12,7 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
+import { HUB_CODE_VARIABLE, hubCode } from "./hub-code.js";
 
 /** The repository's root (the benchmarks run their children from it). */
 export const ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -477,6 +478,10 @@ export function startRun(name: string, options: { readonly noPin: boolean; reado
   const workDir = mkdtempSync(join(tmpdir(), `malachite-bench-${name}-`));
   const { gitHead, srcDirty } = codeFacts(ROOT);
   const fsType = fsTypeOf(workDir);
+  // The hub children run the compiled build unless asked for the sources (bench/hub-code.ts): build it now, once.
+  const code = hubCode();
+  process.env[HUB_CODE_VARIABLE] = code;
+  if (code === "dist") log(`  hub code: dist/ (npx tsc -p tsconfig.json, ${buildDist().toFixed(1)} s)`);
 
   const children = new Set<ChildProcess>();
   process.on("exit", () => {
@@ -496,7 +501,7 @@ export function startRun(name: string, options: { readonly noPin: boolean; reado
     gitHead,
     srcDirty,
     fsType,
-    codeText: `commit ${gitHead}${srcDirty ? " with uncommitted changes under src/" : ""}`,
+    codeText: `commit ${gitHead}${srcDirty ? " with uncommitted changes under src/" : ""}; the hub runs ${code === "dist" ? "compiled (dist/, built at the start of the run), as npm start runs it" : "from the TypeScript sources through tsx (MALACHITE_BENCH_CODE=src)"}`,
     machineTimes: () => machineTimes(pinned),
     describeMachine: (software, nodeNote = "") =>
       `nproc ${nproc}, ${cpus()[0]?.model ?? "?"}, Linux ${release()}, node ${process.version}${nodeNote}, ` +
@@ -511,6 +516,29 @@ export function startRun(name: string, options: { readonly noPin: boolean; reado
       return child;
     },
   };
+}
+
+/** The production entry (package.json `bin` and `npm start`). */
+export const DIST_MAIN = join(ROOT, "dist", "main.js");
+
+let distBuiltS: number | undefined;
+
+/**
+ * Compiles src/ to dist/ with the build's own config (`npx tsc -p tsconfig.json`, what `npm install` runs as
+ * `prepare`), once per benchmark process, so a stale dist/ is never measured. Throws (with tsc's output) if tsc fails.
+ * Answers the seconds the build took.
+ */
+export function buildDist(): number {
+  if (distBuiltS !== undefined) return distBuiltS;
+  const t0 = performance.now();
+  const result = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
+  if (result.error !== undefined) throw new Error(`npx tsc -p tsconfig.json could not run: ${result.error.message}`);
+  if (result.status !== 0) {
+    throw new Error(`npx tsc -p tsconfig.json failed (exit ${result.status ?? result.signal}), so dist/ may be stale:\n${result.stdout}${result.stderr}`);
+  }
+  if (!existsSync(DIST_MAIN)) throw new Error(`npx tsc -p tsconfig.json left no ${DIST_MAIN}`);
+  distBuiltS = (performance.now() - t0) / 1000;
+  return distBuiltS;
 }
 
 /** `npm run bench:NAME[ -- ARGS]`: the command line the report prints. */

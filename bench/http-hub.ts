@@ -22,8 +22,8 @@
  * src/ is changed; the wrapper costs two performance.now() calls and a short loop per commit.
  */
 import { parseArgs } from "node:util";
-import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
 import { recordCommitStats, usage } from "./harness.js";
+import { loadSqliteTelemetryLog } from "./hub-code.js";
 import { serveHub, startBenchHub, TLS_HUB_OPTIONS } from "./hub-child.js";
 
 const { values } = parseArgs({ options: TLS_HUB_OPTIONS });
@@ -31,7 +31,7 @@ const { "data-dir": dataDir, cert, key } = values;
 if (dataDir === undefined || cert === undefined || key === undefined) usage("http-hub.ts --data-dir DIR --cert FILE --key FILE [--host 127.0.0.1]");
 
 // Group-commit statistics (see the header)
-const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/http-hub.ts");
+const takeCommitStats = recordCommitStats(await loadSqliteTelemetryLog(), "bench/http-hub.ts");
 
 const hub = await startBenchHub(dataDir, values.host, { tlsCert: cert, tlsKey: key, storage: "sqlite" });
 

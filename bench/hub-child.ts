@@ -3,8 +3,8 @@
  * arguments (`HUB_OPTIONS`, `TLS_HUB_OPTIONS`), a hub on free ports (`startBenchHub`), and the stdin command
  * loop with the ready line (`serveHub`).
  */
-import { startHub, type RunningHub, type StartHubOptions } from "../src/app.js";
-import { createLogger } from "../src/observability/logger.js";
+import type { RunningHub, StartHubOptions } from "../src/app.js";
+import { loadApp, loadLogger } from "./hub-code.js";
 import { cpuProfiler, send, serveCommands, TLS_SERVER_OPTIONS } from "./harness.js";
 
 /** parseArgs options of every hub child: --data-dir DIR [--host 127.0.0.1]. */
@@ -20,7 +20,8 @@ export const TLS_HUB_OPTIONS = { ...HUB_OPTIONS, ...TLS_SERVER_OPTIONS } as cons
  * startHub as the benchmarks run it: hub `bench-hub` on `host`, with a free port for every listener (so a benchmark
  * never collides with a hub on the standard ports), logging nothing; `options` add to that or override it.
  */
-export function startBenchHub(dataDir: string, host: string, options: StartHubOptions): Promise<RunningHub> {
+export async function startBenchHub(dataDir: string, host: string, options: StartHubOptions): Promise<RunningHub> {
+  const [{ startHub }, { createLogger }] = await Promise.all([loadApp(), loadLogger()]);
   return startHub({
     dataDir,
     hostName: host,

@@ -23,8 +23,8 @@
  * under src/ is changed; the wrapper costs two performance.now() calls and a short loop per commit.
  */
 import { parseArgs } from "node:util";
-import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
 import { recordCommitStats, usage } from "./harness.js";
+import { loadSqliteTelemetryLog } from "./hub-code.js";
 import { serveHub, startBenchHub, TLS_HUB_OPTIONS } from "./hub-child.js";
 
 const { values } = parseArgs({
@@ -39,7 +39,7 @@ if (dataDir === undefined || cert === undefined || key === undefined || (storage
 }
 
 // Group-commit statistics (see the header)
-const takeCommitStats = recordCommitStats(SqliteTelemetryLog, "bench/mqtt-hub.ts");
+const takeCommitStats = recordCommitStats(await loadSqliteTelemetryLog(), "bench/mqtt-hub.ts");
 
 const hub = await startBenchHub(dataDir, values.host, { tlsCert: cert, tlsKey: key, storage });
 
