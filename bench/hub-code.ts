@@ -1,7 +1,7 @@
 /**
  * Which build of the hub the benchmarks' hub children run. By default the compiled dist/, what `npm start` and the
- * `malachite` command run: measured through tsx, the TypeScript sources cost the storm 5–10 % more CPU per connection
- * than the same code compiled. `MALACHITE_BENCH_CODE=src` runs the sources instead (no build step, e.g. while
+ * `malachite` command run, so the figures are those of the code users run. `MALACHITE_BENCH_CODE=src` runs the
+ * TypeScript sources through tsx instead (no build step, e.g. while
  * profiling a change). `startRun` (bench/harness.ts) builds dist/ once per benchmark and sets the variable, so the
  * children it spawns inherit the choice; every child loads the hub's modules through here, so a class a child wraps
  * (SqliteTelemetryLog's group commit) is the very class the hub it starts uses.
