@@ -168,6 +168,8 @@ test("the banner shows the owner connection string, NODE_EXTRA_CA_CERTS and hub.
   assert.match(banner, /127\.0\.0\.1:443/);
   assert.match(banner, /127\.0\.0\.1:8883/);
   assert.match(banner, /127\.0\.0\.1:5671/);
+  // S1 unless told otherwise, and the banner says how to lift it.
+  assert.match(banner, /^ {2}Tier +S1, 1 unit: IoT Hub's daily quota and throttles \(--tier none to lift them\)$/m);
   assert.equal(h.closed, 0);
   h.signals.emit("SIGINT", "SIGINT");
   assert.equal(await run, 0);
@@ -192,6 +194,21 @@ test("--metrics-port turns the metrics listener on and the banner shows its URL;
   assert.doesNotMatch(off.stdout(), /Metrics/);
   off.signals.emit("SIGTERM", "SIGTERM");
   assert.equal(await offRun, 0);
+});
+
+test("--tier reaches startHub and the banner: another tier with its units, or none", async () => {
+  for (const [flags, tier, line] of [
+    [["--tier", "s2", "--units", "3"], "S2", /^ {2}Tier +S2, 3 units: IoT Hub's daily quota and throttles/m],
+    [["--tier", "none"], "none", /^ {2}Tier +none: no quota or throttles beyond --limit \(--tier S1 for IoT Hub's\)$/m],
+  ] as const) {
+    const h = harness();
+    const run = runCli(argv("start", ...flags), {}, h.deps);
+    await h.banner;
+    assert.equal(h.started[0]!.tier, tier);
+    assert.match(h.stdout(), line);
+    h.signals.emit("SIGTERM", "SIGTERM");
+    assert.equal(await run, 0);
+  }
 });
 
 test("a second signal while closing forces exit 1", async () => {

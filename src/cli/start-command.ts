@@ -35,7 +35,7 @@ export async function runStart(
     return EXIT_FAILURE;
   }
 
-  deps.stdout.write(formatBanner(hub, config.bind));
+  deps.stdout.write(formatBanner(hub, config.bind, config));
   return waitForShutdown(hub, deps);
 }
 
