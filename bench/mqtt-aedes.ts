@@ -1,13 +1,15 @@
 /**
  * The Aedes peer of `bench/mqtt-ingest.ts`: an Aedes broker with its default in-memory persistence behind a node:tls
- * server (the same certificate and key the hub serves), in a child process the parent pins to the server core.
+ * server (the same certificate and key the hub serves), and on a plain node:net server on a second free port (the
+ * `ingest-plain` scenario), in a child process the parent pins to the server core.
  *
  *   node --import tsx bench/mqtt-aedes.ts --cert server.pem --key server-key.pem [--host 127.0.0.1]
  *
- * Prints `{"event":"ready","pid":…,"port":…,"version":…}` on stdout once it listens; exits when stdin ends (the parent
- * closed it or died). Anyone may connect: no authentication, as the benchmark's peers take a plain CONNECT.
+ * Prints `{"event":"ready","pid":…,"port":…,"plainPort":…,"version":…}` on stdout once both listen; exits when stdin
+ * ends (the parent closed it or died). Anyone may connect: no authentication, as the benchmark's peers take a plain CONNECT.
  */
 import { readFileSync } from "node:fs";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer } from "node:tls";
 import { parseArgs } from "node:util";
 import aedes from "aedes";
@@ -20,21 +22,30 @@ if (cert === undefined || key === undefined) usage("mqtt-aedes.ts --cert FILE --
 const version = (JSON.parse(readFileSync(new URL("../node_modules/aedes/package.json", import.meta.url), "utf8")) as { version: string }).version;
 // Default options: in-memory persistence (aedes-persistence) and mqemitter; client ids up to 23 characters.
 const broker = aedes.createBroker();
-const server = createServer({ cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") }, (socket) => {
+/** One connection, TLS or plain TCP. */
+function handle(socket: Socket): void {
   // Nagle off, as the hub and Mosquitto (set_tcp_nodelay true) have it.
   socket.setNoDelay(true);
   broker.handle(socket);
-});
+}
+const server = createServer({ cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") }, handle);
 server.on("tlsClientError", () => undefined);
+const plainServer = createNetServer(handle);
 
-server.listen(0, values.host, () => {
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  send({ event: "ready", pid: process.pid, port, version });
-});
+/** Listens on a free port of the host; resolves to the port. */
+const listen = (s: NetServer): Promise<number> =>
+  new Promise((resolvePort) =>
+    s.listen(0, values.host, () => {
+      const address = s.address();
+      resolvePort(typeof address === "object" && address !== null ? address.port : 0);
+    }),
+  );
+const [port, plainPort] = await Promise.all([listen(server), listen(plainServer)]);
+send({ event: "ready", pid: process.pid, port, plainPort, version });
 
 function close(): void {
   server.close();
+  plainServer.close();
   broker.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();
 }

@@ -4,17 +4,19 @@
  * certificate and key, `requestCert: true`, `rejectUnauthorized: false`, Nagle off) that parses MQTT 3.1.1 by hand
  * (fixed header and remaining length; no mqtt-packet) and does the least a broker must: CONNECT → CONNACK accepted,
  * QoS 1 PUBLISH → PUBACK on receipt, SUBSCRIBE → SUBACK granting what was asked, UNSUBSCRIBE → UNSUBACK, PINGREQ →
- * PINGRESP, DISCONNECT → close. No authentication, no storage, no routing, no keep-alive timer. The answers to the
+ * PINGRESP, DISCONNECT → close. The same handler also serves a plain node:net server on a second free port (the
+ * `ingest-plain` scenario). No authentication, no storage, no routing, no keep-alive timer. The answers to the
  * packets of one read go out in one write. Anything else (a first packet other than CONNECT, a second CONNECT, QoS 2,
  * which IoT Hub refuses too, a remaining length over 4 bytes, a malformed PUBLISH or SUBSCRIBE) closes the connection.
  *
  *   node --import tsx bench/mqtt-bare.ts --cert server.pem --key server-key.pem [--host 127.0.0.1]
  *
- * Prints `{"event":"ready","pid":…,"port":…,"version":…,"openssl":…}` (Node's and OpenSSL's versions) on stdout once
- * it listens; exits when stdin ends (the parent closed it or died).
+ * Prints `{"event":"ready","pid":…,"port":…,"plainPort":…,"version":…,"openssl":…}` (Node's and OpenSSL's versions)
+ * on stdout once both listen; exits when stdin ends (the parent closed it or died).
  */
 import { readFileSync } from "node:fs";
-import { createServer, type TLSSocket } from "node:tls";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer } from "node:tls";
 import { parseArgs } from "node:util";
 import { send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
@@ -32,7 +34,7 @@ const PINGREQ = 12;
 const DISCONNECT = 14;
 
 /** Answers one connection's packets; see the top of the file. */
-function serve(socket: TLSSocket): void {
+function serve(socket: Socket): void {
   // Nagle off, as Malachite's listener has it.
   socket.setNoDelay(true);
   socket.on("error", () => undefined);
@@ -128,15 +130,22 @@ function remainingLength(n: number): number[] {
 
 const server = createServer({ cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8"), requestCert: true, rejectUnauthorized: false }, serve);
 server.on("tlsClientError", () => undefined);
+const plainServer = createNetServer(serve);
 
-server.listen(0, values.host, () => {
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  send({ event: "ready", pid: process.pid, port, version: process.versions.node, openssl: process.versions.openssl });
-});
+/** Listens on a free port of the host; resolves to the port. */
+const listen = (s: NetServer): Promise<number> =>
+  new Promise((resolvePort) =>
+    s.listen(0, values.host, () => {
+      const address = s.address();
+      resolvePort(typeof address === "object" && address !== null ? address.port : 0);
+    }),
+  );
+const [port, plainPort] = await Promise.all([listen(server), listen(plainServer)]);
+send({ event: "ready", pid: process.pid, port, plainPort, version: process.versions.node, openssl: process.versions.openssl });
 
 function close(): void {
   server.close();
+  plainServer.close();
   process.exit(0);
 }
 process.stdin.on("data", () => undefined);

@@ -6,8 +6,9 @@
  *                                       [--storage sqlite|memory]
  *
  * It starts a hub on the host with free ports, serving the given certificate on every listener (the same file the
- * peer brokers get), and prints one JSON line `{"event":"ready",...}` on stdout with the MQTT and HTTPS ports and the
- * iothubowner and service connection strings. Then it reads JSON commands, one a line, on stdin:
+ * peer brokers get), plus the plain-TCP MQTT listener (`mqttPlainPort`, off by default in the hub), and prints one JSON
+ * line `{"event":"ready",...}` on stdout with the MQTT (TLS and plain) and HTTPS ports and the iothubowner and service
+ * connection strings. Then it reads JSON commands, one a line, on stdin:
  *
  *   {"cmd":"profile-start"}                        starts the V8 CPU profiler (node:inspector)
  *   {"cmd":"profile-stop","path":"x.cpuprofile"}   stops it and writes the profile
@@ -41,7 +42,7 @@ if (dataDir === undefined || cert === undefined || key === undefined || (storage
 // Group-commit statistics (see the header)
 const takeCommitStats = recordCommitStats(await loadSqliteTelemetryLog(), "bench/mqtt-hub.ts");
 
-const hub = await startBenchHub(dataDir, values.host, { tlsCert: cert, tlsKey: key, storage });
+const hub = await startBenchHub(dataDir, values.host, { tlsCert: cert, tlsKey: key, storage, mqttPlainPort: 0 });
 
 serveHub(
   hub,
@@ -49,6 +50,7 @@ serveHub(
     hostName: hub.hostName,
     httpsPort: hub.ports.https,
     mqttPort: hub.ports.mqtt,
+    mqttPlainPort: hub.ports.mqttPlain,
     storage,
     connectionString: hub.connectionStrings["iothubowner"],
     // The `service` policy (ServiceConnect): what a back end uses to invoke direct methods.

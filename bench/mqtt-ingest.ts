@@ -4,14 +4,16 @@
  * peers Mosquitto (in memory), Aedes (in memory) and node-bare (bench/mqtt-bare.ts: Malachite's TLS options and a
  * hand-made MQTT parser that PUBACKs on receipt, the floor of any Node MQTT server). Not a test: `npm test` never runs it.
  *
- *   npm run bench:mqtt [-- --servers malachite,mosquitto,aedes,node-bare] [--scenarios ingest,fanin,latency,storm,crash[,methods,idle]]
+ *   npm run bench:mqtt [-- --servers malachite,mosquitto,aedes,node-bare] [--scenarios ingest,ingest-plain,fanin,latency,storm,crash[,methods,idle]]
  *                      [--methods-concurrency 64] [--methods-rate 2000] [--methods-seconds 10]
- *                      [--no-pin] [--profile DIR] [--keep] [--timeout 420] (more: --help)
+ *                      [--no-pin] [--profile DIR] [--keep] [--timeout 600] (more: --help)
  *
- * Scenarios: (1) ingest, 10 devices × 50 unacknowledged PUBLISHes each; (2) 1,000 devices × 1 in flight; (3) one
- * device, one in flight: PUBACK latency; (4) a connection storm of 2,000 TLS handshakes + CONNECTs, 100 at a time;
- * (5) crash: kill -9 the hub during ingest, restart, check every acknowledged message is in the telemetry log (this
- * hub runs as users run it, `node dist/main.js start`, compiled first with `npx tsc -p tsconfig.json`).
+ * Scenarios: (1) ingest, 10 devices × 50 unacknowledged PUBLISHes each; (1b) ingest-plain, the same over plain TCP to
+ * each server's plain MQTT listener (Malachite's `--mqtt-plain-port`, for TLS-terminating proxies); (2) 1,000
+ * devices × 1 in flight; (3) one device, one in flight: PUBACK latency; (4) a connection storm of 2,000 TLS
+ * handshakes + CONNECTs, 100 at a time; (5) crash: kill -9 the hub during ingest, restart, check every acknowledged
+ * message is in the telemetry log (this hub runs as users run it, `node dist/main.js start`, compiled first with
+ * `npx tsc -p tsconfig.json`).
  * Malachite only: (6) methods, direct methods invoked over the service API (HTTPS, keep-alive) on 50 devices that
  * answer each request at once over MQTT, in two phases: a closed loop (64 in flight: the maximum rate, its latency
  * queueing in a saturated hub), then a paced open loop (6b, `--methods-rate 2000` calls/s on a fixed schedule, latency
@@ -21,17 +23,17 @@
  *
  * The servers run in child processes pinned to core 0 with taskset; this process, the load generator, is pinned to
  * core 1. The generator writes pre-encoded PUBLISH frames (mqtt-packet generates one per device; the packet id and a
- * 12-digit counter in the body are patched in place) on raw node:tls sockets, one write per socket per batch of
- * PUBACKs read, and parses PUBACKs by hand. See bench/README.md.
+ * 12-digit counter in the body are patched in place) on raw node:tls sockets (node:net ones in ingest-plain), one
+ * write per socket per batch of PUBACKs read, and parses PUBACKs by hand. See bench/README.md.
  */
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { createServer as createNetServer, connect as netConnect } from "node:net";
+import { createServer as createNetServer, connect as netConnect, type Socket } from "node:net";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt-packet";
 import { createSasToken } from "../src/hub/index.js";
@@ -63,7 +65,7 @@ const TARGET_CONNACK_RATIO_BARE = 0.75;
 const { values: opts } = parseArgs({
   options: {
     servers: { type: "string", default: "malachite,mosquitto,aedes,node-bare" },
-    scenarios: { type: "string", default: "ingest,fanin,latency,storm,crash" },
+    scenarios: { type: "string", default: "ingest,ingest-plain,fanin,latency,storm,crash" },
     "ingest-devices": { type: "string", default: "10" },
     "ingest-window": { type: "string", default: "50" },
     "ingest-seconds": { type: "string", default: "10" },
@@ -83,21 +85,21 @@ const { values: opts } = parseArgs({
     idle: { type: "string", default: "19000" },
     "idle-concurrency": { type: "string", default: "100" },
     payload: { type: "string", default: "256" },
-    ...commonOptions(420),
+    ...commonOptions(600),
   },
 });
 helpOrContinue(
   opts.help,
-  "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes,node-bare[,malachite-memory]] [--scenarios ingest,fanin,latency,storm,crash[,methods,idle]]\n" +
+  "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes,node-bare[,malachite-memory]] [--scenarios ingest,ingest-plain,fanin,latency,storm,crash[,methods,idle]]\n" +
     "  [--ingest-devices 10] [--ingest-window 50] [--ingest-seconds 10] [--ingest-reps 3] [--fanin-devices 1000] [--fanin-seconds 10]\n" +
     "  [--latency-seconds 5] [--warmup 2] [--storm 2000] [--storm-concurrency 100] [--storm-warmup 500] [--crash-cycles 5] [--payload 256]\n" +
     "  [--methods-devices 50] [--methods-concurrency 64] [--methods-seconds 10] [--methods-rate 2000] [--idle 19000] [--idle-concurrency 100]\n" +
-    "  [--no-pin] [--profile DIR] [--keep] [--timeout 420]\n",
+    "  [--no-pin] [--profile DIR] [--keep] [--timeout 600]\n",
 );
 
 const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "node-bare", "malachite-memory"] as const;
 type ServerKind = (typeof SERVER_KINDS)[number];
-const SCENARIOS = ["ingest", "fanin", "latency", "storm", "crash", "methods", "idle"] as const;
+const SCENARIOS = ["ingest", "ingest-plain", "fanin", "latency", "storm", "crash", "methods", "idle"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const SERVERS = listOption("servers", opts.servers, SERVER_KINDS);
 const RUN = new Set<Scenario>(listOption("scenarios", opts.scenarios, SCENARIOS));
@@ -134,7 +136,7 @@ const CRASH_DEVICES = 10;
 const CRASH_WINDOW = 50;
 /** Devices the hub needs: the storm uses its own, so no storm connection displaces another. */
 const DEVICES = Math.max(
-  RUN.has("ingest") ? INGEST_DEVICES : 0,
+  RUN.has("ingest") || RUN.has("ingest-plain") ? INGEST_DEVICES : 0,
   RUN.has("fanin") ? FANIN_DEVICES : 0,
   RUN.has("storm") ? STORM + STORM_WARMUP : 0,
   RUN.has("methods") ? METHODS_DEVICES : 0,
@@ -166,18 +168,6 @@ function spawnServer(argv: string[], quiet = false, env?: NodeJS.ProcessEnv): Ch
 
 /** The noise since `m0` (see noiseBetween), read now. */
 const noiseSince = (m0: MachineTimes, serverCpuS: number, generatorCpuS: number): Noise => noiseBetween(m0, machineTimes(), serverCpuS, generatorCpuS);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createNetServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** `n` different free ports, all bound at once while they are picked (so no two are the same). */
 async function freePorts(n: number): Promise<number[]> {
@@ -222,6 +212,8 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 interface Server extends MeasuredServer<ServerKind> {
   /** Malachite checks SAS tokens in CONNECT; the peers take a plain CONNECT. */
   readonly sas: boolean;
+  /** The plain-TCP MQTT listener (scenario ingest-plain), when the server has one. */
+  readonly plainPort?: number;
   command?(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
   kill(): Promise<void>;
 }
@@ -241,7 +233,11 @@ const serverOf = (child: JsonChild): Pick<Server, "pid" | "close" | "kill"> => (
 
 async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory"): Promise<HubServer> {
   const args = ["--data-dir", dataDir, "--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem"), "--storage", storage];
-  const child = await startJsonChild(spawnServer(tsxArgv("bench/mqtt-hub.ts", args)), "hub", (r) => typeof r["mqttPort"] === "number" && sharedAccessKey(r["connectionString"]) !== undefined);
+  const child = await startJsonChild(
+    spawnServer(tsxArgv("bench/mqtt-hub.ts", args)),
+    "hub",
+    (r) => typeof r["mqttPort"] === "number" && typeof r["mqttPlainPort"] === "number" && sharedAccessKey(r["connectionString"]) !== undefined,
+  );
   const ready = child.ready;
   const key = sharedAccessKey(ready["connectionString"])!;
   const serviceKey = sharedAccessKey(ready["serviceConnectionString"]);
@@ -254,6 +250,7 @@ async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite"
         ? "FULL: PUBACK after the fsync'd SQLite WAL group commit"
         : "MEMORY: in-memory telemetry log and store (not for production; isolates the protocol path from SQLite)",
     port: ready["mqttPort"] as number,
+    plainPort: ready["mqttPlainPort"] as number,
     sas: true,
     hostName: String(ready["hostName"]),
     httpsPort: Number(ready["httpsPort"]),
@@ -306,7 +303,7 @@ async function startMalachiteDist(dataDir: string, tlsDir: string, ports: { http
 }
 
 async function startMosquitto(tlsDir: string): Promise<Server> {
-  const port = await freePort();
+  const [port, plainPort] = (await freePorts(2)) as [number, number];
   const confPath = join(workDir, "mosquitto.conf");
   // persistence false: everything in memory, nothing written to disk; a PUBACK is sent on receipt. (The Debian default
   // config, persistence true, only snapshots at exit, on SIGUSR1 and every autosave_interval (1800 s), so during a
@@ -328,6 +325,8 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
       `listener ${port} ${HOST}`,
       `certfile ${join(tlsDir, "server.pem")}`,
       `keyfile ${join(tlsDir, "server-key.pem")}`,
+      // The plain-TCP listener (scenario ingest-plain): no certfile/keyfile, so no TLS.
+      `listener ${plainPort} ${HOST}`,
       "",
     ].join("\n"),
   );
@@ -336,6 +335,7 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
   child.stderr!.on("data", (c: Buffer) => void (stderr += c.toString("utf8")));
   try {
     await waitForPort(port, child, 10_000);
+    await waitForPort(plainPort, child, 10_000);
   } catch (error) {
     throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
   }
@@ -346,6 +346,7 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
     durability: "memory (persistence false): PUBACK on receipt",
     pid: child.pid!,
     port,
+    plainPort,
     sas: false,
     async close() {
       child.kill("SIGTERM");
@@ -360,11 +361,12 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
   };
 }
 
-/** A Node peer in a child process (bench/mqtt-aedes.ts or bench/mqtt-bare.ts) serving the run's certificate. */
+/** A Node peer in a child process (bench/mqtt-aedes.ts or bench/mqtt-bare.ts) serving the run's certificate, and plain TCP on a second port. */
 async function startNodePeer(tlsDir: string, script: string, kind: "aedes" | "node-bare", name: string, durability: string): Promise<Server> {
   const args = ["--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem")];
-  const child = await startJsonChild(spawnServer(tsxArgv(script, args)), kind, (r) => typeof r["port"] === "number", 10_000);
-  return { ...serverOf(child), kind, label: `${name} ${String(child.ready["version"])}`, durability, port: child.ready["port"] as number, sas: false };
+  const child = await startJsonChild(spawnServer(tsxArgv(script, args)), kind, (r) => typeof r["port"] === "number" && typeof r["plainPort"] === "number", 10_000);
+  const { ready } = child;
+  return { ...serverOf(child), kind, label: `${name} ${String(ready["version"])}`, durability, port: ready["port"] as number, plainPort: ready["plainPort"] as number, sas: false };
 }
 
 const startAedes = (tlsDir: string): Promise<Server> =>
@@ -486,7 +488,8 @@ function scheduleFill(conn: Conn): void {
 }
 
 class Conn {
-  readonly socket: TLSSocket;
+  /** A TLSSocket, or a plain TCP socket when the connection was opened without a SecureContext. */
+  readonly socket: Socket;
   readonly ready: Promise<void>;
   readonly startedAt = performance.now();
   connectedAt = NaN;
@@ -508,7 +511,8 @@ class Conn {
   readonly #packets = new MqttPacketReader();
   #onConnack: ((rc: number) => void) | undefined;
 
-  constructor(port: number, context: SecureContext, connect: Buffer, load: Load, template: PublishTemplate | undefined, window: number, trackAcks: boolean) {
+  /** `context` null: plain TCP (`port` is then the server's plain listener); otherwise TLS with that context. */
+  constructor(port: number, context: SecureContext | null, connect: Buffer, load: Load, template: PublishTemplate | undefined, window: number, trackAcks: boolean) {
     this.#load = load;
     this.#t = template;
     this.#window = window;
@@ -519,7 +523,7 @@ class Conn {
     this.#sentAt = new Float64Array(this.#ring);
     this.#seqOf = new Float64Array(trackAcks ? this.#ring : 0);
     if (trackAcks) this.acked = new Uint8Array(1 << 16);
-    this.socket = tlsConnect({ host: HOST, port, secureContext: context });
+    this.socket = context === null ? netConnect(port, HOST) : tlsConnect({ host: HOST, port, secureContext: context });
     this.socket.setNoDelay(true);
     this.ready = new Promise<void>((resolveReady, reject) => {
       const timer = setTimeout(() => {
@@ -543,7 +547,7 @@ class Conn {
       });
     });
     this.ready.catch(() => undefined);
-    this.socket.once("secureConnect", () => this.socket.write(connect));
+    this.socket.once(context === null ? "connect" : "secureConnect", () => this.socket.write(connect));
     this.socket.on("data", (chunk: Buffer) => this.#data(chunk));
     this.socket.on("error", (error) => {
       load.errors++;
@@ -620,23 +624,25 @@ class Conn {
   }
 }
 
-/** Opens connections with bounded concurrency; throws on the first failure. */
+/** Opens connections with bounded concurrency (context null: plain TCP to the server's plain port); throws on the first failure. */
 async function openConns(
   server: Server,
-  context: SecureContext,
+  context: SecureContext | null,
   frames: readonly Buffer[],
   load: Load,
   templates: readonly (PublishTemplate | undefined)[],
   window: number,
   trackAcks = false,
 ): Promise<Conn[]> {
+  const port = context === null ? server.plainPort : server.port;
+  if (port === undefined) throw new Error(`${server.label} has no plain-TCP listener`);
   const conns = new Array<Conn>(frames.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
       const i = next++;
       if (i >= frames.length) return;
-      const conn = new Conn(server.port, context, frames[i]!, load, templates[i], window, trackAcks);
+      const conn = new Conn(port, context, frames[i]!, load, templates[i], window, trackAcks);
       conns[i] = conn;
       await conn.ready;
     }
@@ -693,10 +699,11 @@ interface LoadResult {
   cipher: string;
 }
 
+/** `context` null: plain TCP to the server's plain listener. */
 async function runLoad(
   server: Server,
   name: string,
-  context: SecureContext,
+  context: SecureContext | null,
   frames: readonly Buffer[],
   templates: readonly PublishTemplate[],
   window: number,
@@ -705,7 +712,8 @@ async function runLoad(
 ): Promise<LoadResult> {
   const load = new Load();
   const conns = await openConns(server, context, frames, load, templates, window);
-  const cipher = `${conns[0]!.socket.getProtocol() ?? "?"} ${conns[0]!.socket.getCipher().name}`;
+  const first = conns[0]!.socket;
+  const cipher = first instanceof TLSSocket ? `${first.getProtocol() ?? "?"} ${first.getCipher().name}` : "none (plain TCP)";
   load.running = true;
   for (const c of conns) c.fill();
   await sleep(warmupS * 1000);
@@ -1431,6 +1439,7 @@ async function idleScenario(server: Server, context: SecureContext, frames: read
 interface ServerResults {
   server: Server;
   ingest?: LoadResult;
+  ingestPlain?: LoadResult;
   fanin?: LoadResult;
   latency?: LoadResult;
   storm?: StormResult;
@@ -1462,7 +1471,7 @@ async function main(): Promise<void> {
   const frameBytes = templates[0]!.frame.length;
   const results: ServerResults[] = [];
 
-  const perServer = RUN.has("ingest") || RUN.has("fanin") || RUN.has("latency") || RUN.has("storm") || RUN.has("methods") || RUN.has("idle");
+  const perServer = RUN.has("ingest") || RUN.has("ingest-plain") || RUN.has("fanin") || RUN.has("latency") || RUN.has("storm") || RUN.has("methods") || RUN.has("idle");
   for (const kind of perServer ? SERVERS : []) {
     const server =
       kind === "malachite" || kind === "malachite-memory"
@@ -1487,6 +1496,14 @@ async function main(): Promise<void> {
       await waitIdle(server.pid);
       log(`  1. ingest, ${INGEST_DEVICES} devices × ${INGEST_WINDOW} in flight, ${WARMUP_S} s warm-up + ${INGEST_REPS} × ${INGEST_SECONDS} s`);
       r.ingest = await runLoad(server, `${prefix}ingest`, context, frames.slice(0, INGEST_DEVICES), templates, INGEST_WINDOW, WARMUP_S, Array(INGEST_REPS).fill(INGEST_SECONDS));
+    }
+    if (RUN.has("ingest-plain")) {
+      if (server.plainPort === undefined) log("  1b. ingest-plain: skipped (no plain-TCP listener on this server)");
+      else {
+        await waitIdle(server.pid);
+        log(`  1b. ingest over plain TCP (port ${server.plainPort}), ${INGEST_DEVICES} devices × ${INGEST_WINDOW} in flight, ${WARMUP_S} s warm-up + ${INGEST_REPS} × ${INGEST_SECONDS} s`);
+        r.ingestPlain = await runLoad(server, `${prefix}ingest-plain`, null, frames.slice(0, INGEST_DEVICES), templates, INGEST_WINDOW, WARMUP_S, Array(INGEST_REPS).fill(INGEST_SECONDS));
+      }
     }
     if (RUN.has("fanin")) {
       await waitIdle(server.pid);
@@ -1579,33 +1596,58 @@ async function main(): Promise<void> {
   };
   const notes: string[] = [];
   text("Durability of a PUBACK", (r) => (r.server.kind === "malachite" ? "FULL (fsync)" : r.server.kind === "malachite-memory" ? "MEMORY" : r.server.kind === "node-bare" ? "none" : "memory"));
-  if (results.some((r) => r.ingest)) {
-    const malRate = mal?.ingest?.median.perS ?? NaN;
-    const mosqRate = mosq?.ingest?.median.perS;
+  /** The rows of an ingest scenario (1 over TLS, 1b over plain TCP) from `of(r)`, its result on each server. */
+  const ingestRows = (title: string, of: (r: ServerResults) => LoadResult | undefined): void => {
+    if (!results.some((r) => of(r))) return;
+    const m = mal === undefined ? undefined : of(mal);
+    const malRate = m?.median.perS ?? NaN;
+    const mosqRate = mosq === undefined ? undefined : of(mosq)?.median.perS;
     const ok = malRate >= TARGET_INGEST && (mosqRate === undefined || malRate >= TARGET_INGEST_RATIO * mosqRate);
     row(
-      `1. Ingest ${INGEST_DEVICES}×${INGEST_WINDOW}: acked msgs/s (median of ${INGEST_REPS} × ${INGEST_SECONDS} s)`,
-      (r) => r.ingest?.median.perS,
+      `${title}: acked msgs/s (median of ${INGEST_REPS} × ${INGEST_SECONDS} s)`,
+      (r) => of(r)?.median.perS,
       int,
-      mal?.ingest ? `≥ ${int(TARGET_INGEST)}/s and ≥ ${TARGET_INGEST_RATIO}× Mosquitto: ${verdict(ok)}` : "",
+      m ? `≥ ${int(TARGET_INGEST)}/s and ≥ ${TARGET_INGEST_RATIO}× Mosquitto: ${verdict(ok)}` : "",
     );
-    text("   every window, msgs/s", (r) => r.ingest?.windows.map((w) => int(w.perS)).join(" / "));
-    text("   slowest / fastest second in the windows", (r) => (r.ingest ? `${int(Math.min(...r.ingest.windows.flatMap((w) => w.perSecond)))} / ${int(Math.max(...r.ingest.windows.flatMap((w) => w.perSecond)))}` : undefined));
-    row("   server CPU-ms per 1,000 msgs", (r) => r.ingest?.median.cpuMsPer1k, (n) => n.toFixed(1));
-    text("   server CPU (of one core; kernel part) / generator CPU", (r) => (r.ingest ? `${pct(r.ingest.median.serverCpuS, r.ingest.median.seconds)} (${pct(r.ingest.median.serverSysS, r.ingest.median.seconds)}) / ${pct(r.ingest.median.genCpuS, r.ingest.median.seconds)}` : undefined));
-    text("   PUBACK latency p50 / p99 / max, ms", (r) => (r.ingest ? `${ms(r.ingest.p50Ms)} / ${ms(r.ingest.p99Ms)} / ${ms(r.ingest.maxMs)}` : undefined));
+    text("   every window, msgs/s", (r) => of(r)?.windows.map((w) => int(w.perS)).join(" / "));
+    text("   slowest / fastest second in the windows", (r) => {
+      const l = of(r);
+      return l ? `${int(Math.min(...l.windows.flatMap((w) => w.perSecond)))} / ${int(Math.max(...l.windows.flatMap((w) => w.perSecond)))}` : undefined;
+    });
+    row("   server CPU-ms per 1,000 msgs", (r) => of(r)?.median.cpuMsPer1k, (n) => n.toFixed(1));
+    text("   server CPU (of one core; kernel part) / generator CPU", (r) => {
+      const l = of(r);
+      return l ? `${pct(l.median.serverCpuS, l.median.seconds)} (${pct(l.median.serverSysS, l.median.seconds)}) / ${pct(l.median.genCpuS, l.median.seconds)}` : undefined;
+    });
+    text("   PUBACK latency p50 / p99 / max, ms", (r) => {
+      const l = of(r);
+      return l ? `${ms(l.p50Ms)} / ${ms(l.p99Ms)} / ${ms(l.maxMs)}` : undefined;
+    });
     text("   group commits/s × records per commit (mean, p50)", (r) => {
-      const c = r.ingest?.median.commits;
-      return c === undefined || c.commits === 0 ? undefined : `${int(c.commits / r.ingest!.median.seconds)} × ${c.meanRecords.toFixed(1)}, ${c.p50Records}`;
+      const l = of(r);
+      const c = l?.median.commits;
+      return l === undefined || c === undefined || c.commits === 0 ? undefined : `${int(c.commits / l.median.seconds)} × ${c.meanRecords.toFixed(1)}, ${c.p50Records}`;
     });
     text("   commit time p50 / p99, ms; share of wall", (r) => {
-      const c = r.ingest?.median.commits;
-      return c === undefined || c.commits === 0 ? undefined : `${ms(c.commitMsP50)} / ${ms(c.commitMsP99)}; ${((c.commitMsTotal / 1000 / r.ingest!.median.seconds) * 100).toFixed(0)} %`;
+      const l = of(r);
+      const c = l?.median.commits;
+      return l === undefined || c === undefined || c.commits === 0 ? undefined : `${ms(c.commitMsP50)} / ${ms(c.commitMsP99)}; ${((c.commitMsTotal / 1000 / l.median.seconds) * 100).toFixed(0)} %`;
     });
-    text("   server preempted (involuntary switches)", (r) => (r.ingest ? int(r.ingest.windows.reduce((s, w) => s + w.preempted, 0)) : undefined));
-    text("   socket errors / still unacked 10 s after the load stopped", (r) => (r.ingest ? `${r.ingest.errors} / ${r.ingest.unackedAtStop}` : undefined));
-    text("   others / server-core softirq / steal, % (median window)", (r) => (r.ingest ? noiseText(r.ingest.median.noise, r.ingest.median.seconds) : undefined));
-  }
+    text("   server preempted (involuntary switches)", (r) => {
+      const l = of(r);
+      return l ? int(l.windows.reduce((sum, w) => sum + w.preempted, 0)) : undefined;
+    });
+    text("   socket errors / still unacked 10 s after the load stopped", (r) => {
+      const l = of(r);
+      return l ? `${l.errors} / ${l.unackedAtStop}` : undefined;
+    });
+    text("   others / server-core softirq / steal, % (median window)", (r) => {
+      const l = of(r);
+      return l ? noiseText(l.median.noise, l.median.seconds) : undefined;
+    });
+  };
+  ingestRows(`1. Ingest ${INGEST_DEVICES}×${INGEST_WINDOW}`, (r) => r.ingest);
+  ingestRows(`1b. Ingest ${INGEST_DEVICES}×${INGEST_WINDOW} over plain TCP`, (r) => r.ingestPlain);
   if (results.some((r) => r.fanin)) {
     const malRate = mal?.fanin?.median.perS ?? NaN;
     row(
@@ -1713,10 +1755,10 @@ async function main(): Promise<void> {
 
   const out = [
     "",
-    `MQTT benchmark (issue #3) — QoS 1 PUBLISH over TLS, ${PAYLOAD}-byte body (${frameBytes}-byte frame), topic devices/{id}/messages/events/`,
+    `MQTT benchmark (issue #3) — QoS 1 PUBLISH over TLS (1b: over plain TCP), ${PAYLOAD}-byte body (${frameBytes}-byte frame), topic devices/{id}/messages/events/`,
     `Machine: ${machine}`,
     `Code: ${bench.codeText}`,
-    `Setup: ${pinning}; one raw-TLS load generator process (pre-encoded frames, PUBACKs parsed by hand); ${WARMUP_S} s warm-up per scenario`,
+    `Setup: ${pinning}; one raw-TLS (1b: raw-TCP) load generator process (pre-encoded frames, PUBACKs parsed by hand); ${WARMUP_S} s warm-up per scenario`,
     ...results.map((r) => `  ${r.server.label}: ${r.server.durability}${r.server.sas ? "; CONNECT with a device SAS token" : "; plain CONNECT, no credentials"}`),
     ...(results.length === 0 ? [] : ["", ...formatTable(header, rows)]),
     ...notes,
@@ -1750,7 +1792,7 @@ async function main(): Promise<void> {
   process.stdout.write(out.join("\n"));
 
   const profileDir = PROFILE_DIR;
-  if (profileDir !== undefined) writeProfileSummaries(["ingest", "fanin", "latency", "storm", "methods"].map((name) => ({ name, path: join(profileDir, `${name}.cpuprofile`) })));
+  if (profileDir !== undefined) writeProfileSummaries(["ingest", "ingest-plain", "fanin", "latency", "storm", "methods"].map((name) => ({ name, path: join(profileDir, `${name}.cpuprofile`) })));
 }
 
 runMain("mqtt", main);
