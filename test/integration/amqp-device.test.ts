@@ -6,6 +6,7 @@ import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { serviceRequest } from "./harness/service-request.js";
 import { deviceClient, moduleClient, type Transport } from "./harness/device-client.js";
 import { storedTelemetry } from "./harness/stored-telemetry.js";
+import { deviceKeys } from "./harness/device-keys.js";
 
 const { Registry } = iothub;
 
@@ -23,12 +24,11 @@ for (const transport of ["Amqp", "AmqpWs"] as Transport[]) {
   describe(`devices over ${transport} with azure-iot-device-amqp`, () => {
     let hub: TestHub;
     let registry: any;
-    const keys = new Map<string, string>();
+    const keys = deviceKeys(() => registry);
     const clients: Array<{ close(): Promise<unknown> }> = [];
 
     async function key(id: string): Promise<string> {
-      if (!keys.has(id)) keys.set(id, (await registry.create({ deviceId: id })).responseBody.authentication.symmetricKey.primaryKey);
-      return keys.get(id)!;
+      return keys.of(id);
     }
     async function device(id: string) {
       const client = deviceClient(hub, id, await key(id), transport);

@@ -17,6 +17,7 @@ import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { serviceRequest } from "./harness/service-request.js";
 import { deviceClient } from "./harness/device-client.js";
 import { httpDeviceClient } from "./harness/http-device-client.js";
+import { deviceKeys } from "./harness/device-keys.js";
 import { partitionOf } from "../../src/hub/telemetry/partition-of.js";
 
 const { Registry } = iothub;
@@ -60,7 +61,7 @@ describe("the Event Hub-compatible endpoint with @azure/event-hubs EventHubConsu
   const amqpId = idIn("eh-amqp", 1);
   const httpId = idIn("eh-http", 1);
   const epochId = idIn("eh-epoch", 2);
-  const keys = new Map<string, string>();
+  const keys = deviceKeys(() => registry);
 
   function consumer(consumerGroup = "$Default", connectionString = hub.eventHubConnectionString, options: object = {}): EventHubConsumerClient {
     const client = new EventHubConsumerClient(consumerGroup, connectionString, { retryOptions: RETRY, ...options });
@@ -97,8 +98,7 @@ describe("the Event Hub-compatible endpoint with @azure/event-hubs EventHubConsu
   }
 
   async function device(id: string, transport: "Mqtt" | "Amqp" | "Http") {
-    if (!keys.has(id)) keys.set(id, (await registry.create({ deviceId: id })).responseBody.authentication.symmetricKey.primaryKey);
-    const client = transport === "Http" ? httpDeviceClient(hub, id, keys.get(id)!) : deviceClient(hub, id, keys.get(id)!, transport);
+    const client = transport === "Http" ? httpDeviceClient(hub, id, await keys.of(id)) : deviceClient(hub, id, await keys.of(id), transport);
     devices.push(client);
     return client;
   }

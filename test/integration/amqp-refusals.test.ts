@@ -8,6 +8,7 @@ import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { deviceClient } from "./harness/device-client.js";
 import { RawAmqp } from "./harness/raw-amqp.js";
 import { policyKey } from "./harness/service-request.js";
+import { deviceKeys } from "./harness/device-keys.js";
 import { createSasToken } from "../../src/hub/index.js";
 
 const { Registry } = iothub;
@@ -18,13 +19,12 @@ const { Registry } = iothub;
 describe("AMQP refusals and bad input", () => {
   let hub: TestHub;
   let registry: any;
-  const keys = new Map<string, string>();
+  const keys = deviceKeys(() => registry);
   const raws: RawAmqp[] = [];
   let bystander: InstanceType<typeof deviceSdk.Client>;
 
   async function key(id: string): Promise<string> {
-    if (!keys.has(id)) keys.set(id, (await registry.create({ deviceId: id })).responseBody.authentication.symmetricKey.primaryKey);
-    return keys.get(id)!;
+    return keys.of(id);
   }
   function resource(id: string): string {
     return `${hub.hostName}/devices/${id}`;
@@ -83,7 +83,7 @@ describe("AMQP refusals and bad input", () => {
     assert.equal((await client.putToken(resource("pt-dev"), wrongKey)).status, 401);
     const ghost = createSasToken(resource("ghost"), Buffer.alloc(32, 7).toString("base64"), Math.floor(Date.now() / 1000) + 60);
     assert.equal((await client.putToken(resource("ghost"), ghost)).status, 404);
-    const foreign = createSasToken("elsewhere.azure-devices.net/devices/pt-dev", keys.get("pt-dev")!, Math.floor(Date.now() / 1000) + 60);
+    const foreign = createSasToken("elsewhere.azure-devices.net/devices/pt-dev", await keys.of("pt-dev"), Math.floor(Date.now() / 1000) + 60);
     assert.equal((await client.putToken("elsewhere.azure-devices.net/devices/pt-dev", foreign)).status, 401);
     assert.equal((await client.putToken("", "SharedAccessSignature nothing")).status, 400);
     const expired = await deviceToken("pt-dev", -60);

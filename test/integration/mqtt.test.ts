@@ -6,6 +6,7 @@ import deviceSdk from "azure-iot-device";
 import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { serviceRequest } from "./harness/service-request.js";
 import { deviceClient, moduleClient, type Transport } from "./harness/device-client.js";
+import { deviceKeys } from "./harness/device-keys.js";
 import { SqliteTelemetryLog } from "../../src/storage/sqlite/sqlite-telemetry-log.js";
 import type { TelemetryRecord } from "../../src/hub/index.js";
 
@@ -24,12 +25,11 @@ for (const transport of ["Mqtt", "MqttWs"] as Transport[]) {
     let hub: TestHub;
     let registry: any;
     let service: InstanceType<typeof ServiceClient>;
-    const keys = new Map<string, string>();
+    const keys = deviceKeys(() => registry);
     const clients: Array<{ close(): Promise<unknown> }> = [];
 
     async function device(id: string) {
-      if (!keys.has(id)) keys.set(id, (await registry.create({ deviceId: id })).responseBody.authentication.symmetricKey.primaryKey);
-      const client = deviceClient(hub, id, keys.get(id)!, transport);
+      const client = deviceClient(hub, id, await keys.of(id), transport);
       clients.push(client);
       return client;
     }
@@ -146,7 +146,7 @@ for (const transport of ["Mqtt", "MqttWs"] as Transport[]) {
 
     test("a second connection of the same device closes the first (400027)", async () => {
       const first = await device("twice-dev");
-      const second = deviceClient(hub, "twice-dev", keys.get("twice-dev")!, transport);
+      const second = deviceClient(hub, "twice-dev", await keys.of("twice-dev"), transport);
       clients.push(second);
       // Without retries the SDK reports the close instead of reconnecting (which would take the identity back).
       first.setRetryPolicy({ shouldRetry: () => false, nextRetryTimeout: () => 0 });

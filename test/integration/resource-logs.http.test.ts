@@ -10,6 +10,7 @@ import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
 import { serviceRequest, serviceToken } from "./harness/service-request.js";
 import { deviceClient, type Transport } from "./harness/device-client.js";
 import { deviceToken } from "./harness/http-device-client.js";
+import { deviceKeys } from "./harness/device-keys.js";
 
 const { Registry, Client: ServiceClient } = iothub;
 const root = new URL("../..", import.meta.url).pathname;
@@ -45,7 +46,7 @@ describe("resource logs: every hub event as IoT Hub's Azure Monitor records, at 
   let hub: TestHub;
   let registry: any;
   let service: InstanceType<typeof ServiceClient>;
-  const keys = new Map<string, string>();
+  const keys = deviceKeys(() => registry);
   const clients: Array<{ close(): Promise<unknown> }> = [];
 
   async function logs(query: Record<string, string>): Promise<LogRecord[]> {
@@ -60,8 +61,7 @@ describe("resource logs: every hub event as IoT Hub's Azure Monitor records, at 
   }
 
   async function device(id: string, transport: Transport = "Mqtt") {
-    if (!keys.has(id)) keys.set(id, (await registry.create({ deviceId: id })).responseBody.authentication.symmetricKey.primaryKey);
-    const client = deviceClient(hub, id, keys.get(id)!, transport);
+    const client = deviceClient(hub, id, await keys.of(id), transport);
     clients.push(client);
     return client;
   }
@@ -165,7 +165,7 @@ describe("resource logs: every hub event as IoT Hub's Azure Monitor records, at 
 
   test("a second connection of the same identity logs 400027 for the first", async () => {
     const first = await device("log-twice");
-    const second = deviceClient(hub, "log-twice", keys.get("log-twice")!, "Mqtt");
+    const second = deviceClient(hub, "log-twice", await keys.of("log-twice"), "Mqtt");
     clients.push(second);
     first.setRetryPolicy(noRetry);
     await first.open();
