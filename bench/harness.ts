@@ -11,6 +11,7 @@ import { Session } from "node:inspector/promises";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import type { Server as NetServer } from "node:net";
 import { createInterface } from "node:readline";
 import { HUB_CODE_VARIABLE, hubCode } from "./hub-code.js";
 
@@ -516,6 +517,18 @@ export function startRun(name: string, options: { readonly noPin: boolean; reado
       return child;
     },
   };
+}
+
+/** Listens on a free port of `host` (port 0); resolves to the port the system chose, rejects on a listen error. */
+export function listenOnFreePort(server: NetServer, host: string): Promise<number> {
+  return new Promise<number>((resolvePort, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolvePort(typeof address === "object" && address !== null ? address.port : 0);
+    });
+  });
 }
 
 /** The production entry (package.json `bin` and `npm start`). */

@@ -15,10 +15,10 @@
  * on stdout once both listen; exits when stdin ends (the parent closed it or died).
  */
 import { readFileSync } from "node:fs";
-import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { createServer } from "node:tls";
 import { parseArgs } from "node:util";
-import { send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
+import { listenOnFreePort, send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
 const { values } = parseArgs({ options: TLS_SERVER_OPTIONS });
 const { cert, key } = values;
@@ -132,15 +132,7 @@ const server = createServer({ cert: readFileSync(cert, "utf8"), key: readFileSyn
 server.on("tlsClientError", () => undefined);
 const plainServer = createNetServer(serve);
 
-/** Listens on a free port of the host; resolves to the port. */
-const listen = (s: NetServer): Promise<number> =>
-  new Promise((resolvePort) =>
-    s.listen(0, values.host, () => {
-      const address = s.address();
-      resolvePort(typeof address === "object" && address !== null ? address.port : 0);
-    }),
-  );
-const [port, plainPort] = await Promise.all([listen(server), listen(plainServer)]);
+const [port, plainPort] = await Promise.all([listenOnFreePort(server, values.host), listenOnFreePort(plainServer, values.host)]);
 send({ event: "ready", pid: process.pid, port, plainPort, version: process.versions.node, openssl: process.versions.openssl });
 
 function close(): void {

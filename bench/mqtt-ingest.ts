@@ -41,7 +41,7 @@ import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.j
 import { writeProfileSummaries } from "./cpuprofile-top.js";
 import { createSasDevices, type Device, makeDevices } from "./devices.js";
 import { distHubArgv, distHubEnv, startDistHub } from "./dist-hub.js";
-import { API, benchCommand, buildDist, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, log, type MachineTimes, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, sh, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
+import { API, benchCommand, buildDist, listenOnFreePort, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, log, type MachineTimes, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, sh, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
 import { connectFrame, DISCONNECT, MqttPacketReader, MqttSubscriber } from "./mqtt-wire.js";
 import { commonOptions, commonValues, helpOrContinue, listOption, positiveInt } from "./options.js";
 import { formatTable, int, ms, noiseText, pct, ratio, verdict } from "./report.js";
@@ -173,18 +173,7 @@ const noiseSince = (m0: MachineTimes, serverCpuS: number, generatorCpuS: number)
 async function freePorts(n: number): Promise<number[]> {
   const servers = Array.from({ length: n }, () => createNetServer());
   try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolvePort, reject) => {
-            server.once("error", reject);
-            server.listen(0, HOST, () => {
-              const address = server.address();
-              resolvePort(typeof address === "object" && address !== null ? address.port : 0);
-            });
-          }),
-      ),
-    );
+    return await Promise.all(servers.map((server) => listenOnFreePort(server, HOST)));
   } finally {
     await Promise.all(servers.map((server) => new Promise<void>((r) => (server.listening ? server.close(() => r()) : r()))));
   }
