@@ -77,55 +77,50 @@ class Children<T> {
   }
 }
 
-/** A value that only goes up (resets only when the process restarts), such as messages received. */
-export class Counter implements Family {
-  readonly #name: string;
+/** One number per series, counter or gauge: what the two share (their series, reads and snapshot). */
+abstract class ScalarFamily implements Family {
+  protected readonly name: string;
   readonly #help: string;
-  readonly #children: Children<{ value: number }>;
+  readonly #type: "counter" | "gauge";
+  protected readonly children: Children<{ value: number }>;
 
-  constructor(name: string, help: string, labelNames: readonly string[]) {
-    this.#name = name;
+  constructor(type: "counter" | "gauge", name: string, help: string, labelNames: readonly string[]) {
+    this.name = name;
     this.#help = help;
-    this.#children = new Children(name, labelNames, () => ({ value: 0 }));
-  }
-
-  inc(amount = 1, labels: Labels = {}): void {
-    if (!(amount >= 0) || !Number.isFinite(amount)) throw new Error(`Counter ${this.#name}: cannot add ${amount}; counters only go up`);
-    this.#children.get(labels).value += amount;
+    this.#type = type;
+    this.children = new Children(name, labelNames, () => ({ value: 0 }));
   }
 
   /** The current value of one series (tests and the collector's own reads). */
   value(labels: Labels = {}): number {
-    return this.#children.get(labels).value;
+    return this.children.get(labels).value;
   }
 
   snapshot(): MetricSnapshot {
-    return { name: this.#name, help: this.#help, type: "counter", samples: this.#children.entries().map(({ labels, child }) => ({ name: this.#name, labels, value: child.value })) };
+    return { name: this.name, help: this.#help, type: this.#type, samples: this.children.entries().map(({ labels, child }) => ({ name: this.name, labels, value: child.value })) };
+  }
+}
+
+/** A value that only goes up (resets only when the process restarts), such as messages received. */
+export class Counter extends ScalarFamily {
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    super("counter", name, help, labelNames);
+  }
+
+  inc(amount = 1, labels: Labels = {}): void {
+    if (!(amount >= 0) || !Number.isFinite(amount)) throw new Error(`Counter ${this.name}: cannot add ${amount}; counters only go up`);
+    this.children.get(labels).value += amount;
   }
 }
 
 /** A value that goes up and down, such as connected devices; set when it changes or just before a read. */
-export class Gauge implements Family {
-  readonly #name: string;
-  readonly #help: string;
-  readonly #children: Children<{ value: number }>;
-
+export class Gauge extends ScalarFamily {
   constructor(name: string, help: string, labelNames: readonly string[]) {
-    this.#name = name;
-    this.#help = help;
-    this.#children = new Children(name, labelNames, () => ({ value: 0 }));
+    super("gauge", name, help, labelNames);
   }
 
   set(value: number, labels: Labels = {}): void {
-    this.#children.get(labels).value = value;
-  }
-
-  value(labels: Labels = {}): number {
-    return this.#children.get(labels).value;
-  }
-
-  snapshot(): MetricSnapshot {
-    return { name: this.#name, help: this.#help, type: "gauge", samples: this.#children.entries().map(({ labels, child }) => ({ name: this.#name, labels, value: child.value })) };
+    this.children.get(labels).value = value;
   }
 }
 
