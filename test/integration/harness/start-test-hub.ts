@@ -11,7 +11,7 @@ export interface TestHub extends RunningHub {
   dispose(): Promise<void>;
 }
 
-function testIssuer(): { certPem: string; keyPem: string; certPath: string } {
+export function testIssuer(): { certPem: string; keyPem: string; certPath: string } {
   const dir = process.env["MALACHITE_TEST_CA_DIR"];
   if (dir === undefined) throw new Error("MALACHITE_TEST_CA_DIR is not set: run the tests with `npm test`, which creates the test CA");
   const certPath = join(dir, "ca.pem");
