@@ -4,7 +4,7 @@
  * statistics, and a benchmark's set-up: machine facts, pinning, child processes and clean-up (`startRun`).
  */
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { request, type RequestOptions } from "node:https";
 import { Session } from "node:inspector/promises";
@@ -52,6 +52,25 @@ export function cpuTimes(pid: number): { user: number; sys: number } {
 export function cpuSeconds(pid: number): number {
   const t = cpuTimes(pid);
   return t.user + t.sys;
+}
+
+/** CPU-seconds (user + sys) of a process's main thread (tid = pid) and of all its other threads (GC, libuv pool). */
+export function threadCpuSeconds(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // The thread ended while we listed.
+    }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const seconds = (Number(fields[11]) + Number(fields[12])) / clockTicks;
+    if (Number(tid) === pid) main += seconds;
+    else others += seconds;
+  }
+  return { main, others };
 }
 
 export interface MachineTimes {

@@ -4,7 +4,7 @@
  * peers Mosquitto (in memory), Aedes (in memory) and node-bare (bench/mqtt-bare.ts: Malachite's TLS options and a
  * hand-made MQTT parser that PUBACKs on receipt, the floor of any Node MQTT server). Not a test: `npm test` never runs it.
  *
- *   npm run bench:mqtt [-- --servers malachite,mosquitto,aedes,node-bare] [--scenarios ingest,ingest-plain,fanin,latency,storm,crash[,methods,idle]]
+ *   npm run bench:mqtt [-- --servers malachite,mosquitto,aedes,node-bare] [--scenarios ingest,ingest-plain,fanin,latency,storm,crash[,storm-plain,methods,idle]]
  *                      [--methods-concurrency 64] [--methods-rate 2000] [--methods-seconds 10]
  *                      [--no-pin] [--profile DIR] [--keep] [--timeout 600] (more: --help)
  *
@@ -41,7 +41,7 @@ import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.j
 import { writeProfileSummaries } from "./cpuprofile-top.js";
 import { createSasDevices, type Device, makeDevices } from "./devices.js";
 import { distHubArgv, distHubEnv, startDistHub } from "./dist-hub.js";
-import { API, benchCommand, buildDist, listenOnFreePort, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, log, type MachineTimes, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, sh, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
+import { API, benchCommand, buildDist, listenOnFreePort, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, log, type MachineTimes, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, threadCpuSeconds, sh, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
 import { connectFrame, DISCONNECT, MqttPacketReader, MqttSubscriber } from "./mqtt-wire.js";
 import { commonOptions, commonValues, helpOrContinue, listOption, positiveInt } from "./options.js";
 import { formatTable, int, ms, noiseText, pct, ratio, verdict } from "./report.js";
@@ -77,6 +77,7 @@ const { values: opts } = parseArgs({
     storm: { type: "string", default: "2000" },
     "storm-concurrency": { type: "string", default: "100" },
     "storm-warmup": { type: "string", default: "500" },
+    "storm-rounds": { type: "string", default: "8" },
     "crash-cycles": { type: "string", default: "5" },
     "methods-devices": { type: "string", default: "50" },
     "methods-concurrency": { type: "string", default: "64" },
@@ -90,16 +91,16 @@ const { values: opts } = parseArgs({
 });
 helpOrContinue(
   opts.help,
-  "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes,node-bare[,malachite-memory]] [--scenarios ingest,ingest-plain,fanin,latency,storm,crash[,methods,idle]]\n" +
+  "npm run bench:mqtt -- [--servers malachite,mosquitto,aedes,node-bare[,malachite-memory]] [--scenarios ingest,ingest-plain,fanin,latency,storm,crash[,storm-plain,methods,idle]]\n" +
     "  [--ingest-devices 10] [--ingest-window 50] [--ingest-seconds 10] [--ingest-reps 3] [--fanin-devices 1000] [--fanin-seconds 10]\n" +
     "  [--latency-seconds 5] [--warmup 2] [--storm 2000] [--storm-concurrency 100] [--storm-warmup 500] [--crash-cycles 5] [--payload 256]\n" +
     "  [--methods-devices 50] [--methods-concurrency 64] [--methods-seconds 10] [--methods-rate 2000] [--idle 19000] [--idle-concurrency 100]\n" +
     "  [--no-pin] [--profile DIR] [--keep] [--timeout 600]\n",
 );
 
-const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "node-bare", "malachite-memory"] as const;
+const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "node-bare", "malachite-memory", "malachite-b"] as const;
 type ServerKind = (typeof SERVER_KINDS)[number];
-const SCENARIOS = ["ingest", "ingest-plain", "fanin", "latency", "storm", "crash", "methods", "idle"] as const;
+const SCENARIOS = ["ingest", "ingest-plain", "fanin", "latency", "storm", "storm-plain", "storm-ab", "crash", "methods", "idle"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const SERVERS = listOption("servers", opts.servers, SERVER_KINDS);
 const RUN = new Set<Scenario>(listOption("scenarios", opts.scenarios, SCENARIOS));
@@ -115,6 +116,8 @@ const STORM = positiveInt("storm", opts.storm, 15_000);
 const STORM_CONCURRENCY = positiveInt("storm-concurrency", opts["storm-concurrency"], 1000);
 /** Connections opened and closed before the measured storm, on devices of their own, so the server's TLS and CONNECT code is warm. */
 const STORM_WARMUP = positiveInt("storm-warmup", opts["storm-warmup"], 15_000);
+/** Scenario storm-ab: the storm cut into this many slices per server, the servers' slices taking turns. */
+const STORM_ROUNDS = positiveInt("storm-rounds", opts["storm-rounds"], 100);
 const CRASH_CYCLES = positiveInt("crash-cycles", opts["crash-cycles"], 200);
 const PAYLOAD = positiveInt("payload", opts.payload, 256 * 1024, 64);
 const { timeoutS: TIMEOUT_S, profileDir: PROFILE_DIR } = commonValues(opts);
@@ -138,7 +141,7 @@ const CRASH_WINDOW = 50;
 const DEVICES = Math.max(
   RUN.has("ingest") || RUN.has("ingest-plain") ? INGEST_DEVICES : 0,
   RUN.has("fanin") ? FANIN_DEVICES : 0,
-  RUN.has("storm") ? STORM + STORM_WARMUP : 0,
+  RUN.has("storm") || RUN.has("storm-plain") || RUN.has("storm-ab") ? STORM + STORM_WARMUP : 0,
   RUN.has("methods") ? METHODS_DEVICES : 0,
   RUN.has("idle") ? IDLE : 0,
   1,
@@ -220,10 +223,16 @@ interface HubServer extends Server {
 /** The Server face of a child speaking the JSON-line protocol (the hub, Aedes and node-bare). */
 const serverOf = (child: JsonChild): Pick<Server, "pid" | "close" | "kill"> => ({ pid: child.pid, close: () => child.close(), kill: () => child.kill() });
 
-async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory"): Promise<HubServer> {
+/**
+ * `variantB`: the second Malachite of an A/B comparison (server kind malachite-b), whose child also gets the
+ * variables in MALACHITE_BENCH_B_ENV (`NAME=value,NAME=value`): a change guarded by such a variable is measured
+ * against the same code without it, in one run.
+ */
+async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory", variantB = false): Promise<HubServer> {
   const args = ["--data-dir", dataDir, "--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem"), "--storage", storage];
+  const env = variantB ? { ...process.env, ...variantEnv(process.env["MALACHITE_BENCH_B_ENV"] ?? "") } : undefined;
   const child = await startJsonChild(
-    spawnServer(tsxArgv("bench/mqtt-hub.ts", args)),
+    spawnServer(tsxArgv("bench/mqtt-hub.ts", args), false, env),
     "hub",
     (r) => typeof r["mqttPort"] === "number" && typeof r["mqttPlainPort"] === "number" && sharedAccessKey(r["connectionString"]) !== undefined,
   );
@@ -232,8 +241,8 @@ async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite"
   const serviceKey = sharedAccessKey(ready["serviceConnectionString"]);
   return {
     ...serverOf(child),
-    kind: storage === "sqlite" ? "malachite" : "malachite-memory",
-    label: storage === "sqlite" ? "Malachite" : "Malachite MEMORY",
+    kind: variantB ? "malachite-b" : storage === "sqlite" ? "malachite" : "malachite-memory",
+    label: variantB ? `Malachite B (${process.env["MALACHITE_BENCH_B_ENV"] ?? ""})` : storage === "sqlite" ? "Malachite" : "Malachite MEMORY",
     durability:
       storage === "sqlite"
         ? "FULL: PUBACK after the fsync'd SQLite WAL group commit"
@@ -248,6 +257,16 @@ async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite"
     serviceKeyName: serviceKey === undefined ? "iothubowner" : "service",
     command: (cmd) => child.command(cmd),
   };
+}
+
+/** `A=1,B=x` → { A: "1", B: "x" }. */
+function variantEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of text.split(",")) {
+    const eq = pair.indexOf("=");
+    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
 }
 
 /**
@@ -804,6 +823,9 @@ interface StormResult {
   rssBeforeMiB: number;
   rssAfterMiB: number;
   preempted: number;
+  /** Server CPU-s of its main thread, and of its other threads (V8's GC helpers, libuv's pool). */
+  mainThreadCpuS: number;
+  otherThreadsCpuS: number;
 }
 
 /**
@@ -811,11 +833,12 @@ interface StormResult {
  * use), `concurrency` at a time, then closed, so the measured connections do not pay for the server's first,
  * not yet compiled runs of its TLS and CONNECT code.
  */
-async function warmUpConnections(server: Server, context: SecureContext, frames: readonly Buffer[], concurrency: number): Promise<void> {
+async function warmUpConnections(server: Server, context: SecureContext | null, frames: readonly Buffer[], concurrency: number): Promise<void> {
   const load = new Load();
   const conns: Conn[] = [];
+  const port = portFor(server, context);
   await inPool(frames.length, concurrency, async (i) => {
-    const conn = new Conn(server.port, context, frames[i]!, load, undefined, 0, false);
+    const conn = new Conn(port, context, frames[i]!, load, undefined, 0, false);
     conns.push(conn);
     await conn.ready.catch(() => undefined);
   });
@@ -831,8 +854,17 @@ async function inPool(count: number, concurrency: number, task: (i: number) => P
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
-async function storm(server: Server, name: string, context: SecureContext, frames: readonly Buffer[], concurrency: number): Promise<StormResult> {
+/** The server's TLS port, or its plain-TCP one when `context` is null. */
+function portFor(server: Server, context: SecureContext | null): number {
+  if (context !== null) return server.port;
+  if (server.plainPort === undefined) throw new Error(`${server.label} has no plain-TCP listener`);
+  return server.plainPort;
+}
+
+/** `context` null: over plain TCP (scenario 4b), which leaves the server's own connect work without TLS's. */
+async function storm(server: Server, name: string, context: SecureContext | null, frames: readonly Buffer[], concurrency: number): Promise<StormResult> {
   const load = new Load();
+  const port = portFor(server, context);
   const conns: Conn[] = [];
   const failures = new Map<string, number>();
   const latencies: number[] = [];
@@ -841,6 +873,7 @@ async function storm(server: Server, name: string, context: SecureContext, frame
   const rssBeforeMiB = rssMiB(server.pid);
   if (PROFILE_DIR !== undefined && server.kind === "malachite") await server.command!({ cmd: "profile-start" });
   const c0 = cpuTimes(server.pid);
+  const th0 = threadCpuSeconds(server.pid);
   const s0 = involuntarySwitches(server.pid);
   const g0 = process.cpuUsage();
   const m0 = machineTimes();
@@ -850,7 +883,7 @@ async function storm(server: Server, name: string, context: SecureContext, frame
     for (;;) {
       const i = next++;
       if (i >= frames.length) return;
-      const conn = new Conn(server.port, context, frames[i]!, load, undefined, 0, false);
+      const conn = new Conn(port, context, frames[i]!, load, undefined, 0, false);
       conns.push(conn);
       try {
         await conn.ready;
@@ -870,6 +903,7 @@ async function storm(server: Server, name: string, context: SecureContext, frame
   // still open and idle, then read its CPU.
   await sleep(500);
   const c1 = cpuTimes(server.pid);
+  const th1 = threadCpuSeconds(server.pid);
   const serverCpuS = c1.user + c1.sys - c0.user - c0.sys;
   const serverSysS = c1.sys - c0.sys;
   // The generator's CPU after the last CONNACK is not counted: it was idle, waiting.
@@ -898,6 +932,8 @@ async function storm(server: Server, name: string, context: SecureContext, frame
     perWallS: ok / wallS,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
+    mainThreadCpuS: th1.main - th0.main,
+    otherThreadsCpuS: th1.others - th0.others,
     genCpuS: (g.user + g.system) / 1e6,
     rssBeforeMiB,
     rssAfterMiB,
@@ -919,6 +955,86 @@ interface CrashCycle {
   readyMs: number;
   /** After the kill: spawn of `node dist/main.js start` → the first CONNACK. */
   restartMs: number;
+}
+
+async function startServer(kind: ServerKind, workDir: string, tlsDir: string): Promise<Server> {
+  if (kind === "malachite" || kind === "malachite-memory" || kind === "malachite-b") {
+    return startMalachite(join(workDir, `data-${kind}`), tlsDir, kind === "malachite-memory" ? "memory" : "sqlite", kind === "malachite-b");
+  }
+  return kind === "mosquitto" ? startMosquitto(tlsDir) : kind === "aedes" ? startAedes(tlsDir) : startNodeBare(tlsDir);
+}
+
+// Scenario 4c: the storm with the servers taking turns
+
+interface StormAbResult {
+  readonly rounds: number;
+  readonly perRound: number;
+  readonly servers: ReadonlyArray<{ label: string; kind: ServerKind; ok: number; failed: number; cpuS: number; perCpuS: number; roundsPerCpuS: number[] }>;
+}
+
+/**
+ * The TLS storm of scenario 4, but with every server of the run up at once and the storm cut into `STORM_ROUNDS`
+ * slices per server that take turns (server order rotating each round). This box's speed drifts by ±15 % over
+ * minutes, which swamps a difference of a few per cent between servers measured one after another; taking turns every
+ * second or so exposes them to the same drift. Each slice's CPU is read from its start until the server is idle again.
+ */
+async function stormAbScenario(workDir: string, tlsDir: string, caPem: string, context: SecureContext, devices: readonly Device[]): Promise<StormAbResult> {
+  const servers: Server[] = [];
+  const framesOf = new Map<Server, Buffer[]>();
+  const perRound = Math.max(1, Math.floor(STORM / STORM_ROUNDS));
+  try {
+    for (const kind of SERVERS) {
+      const server = await startServer(kind, workDir, tlsDir);
+      servers.push(server);
+      if ("httpsPort" in server) await createDevices(server as HubServer, caPem, devices);
+      const hostName = "hostName" in server ? String(server.hostName) : HOST;
+      framesOf.set(server, devices.map((d) => connectFrame(hostName, d, { sas: server.sas })));
+      log(`  4c. ${server.label} (pid ${server.pid}) up; warming up with ${int(STORM_WARMUP)} connects`);
+      await warmUpConnections(server, context, framesOf.get(server)!.slice(STORM, STORM + STORM_WARMUP), STORM_CONCURRENCY);
+    }
+    const totals = servers.map(() => ({ ok: 0, failed: 0, cpuS: 0, rounds: [] as number[] }));
+    const open: Conn[] = [];
+    log(`  4c. storm A/B: ${int(STORM_ROUNDS)} rounds × ${int(perRound)} TLS connects per server, ${STORM_CONCURRENCY} at a time, servers taking turns`);
+    for (let round = 0; round < STORM_ROUNDS; round++) {
+      for (let k = 0; k < servers.length; k++) {
+        const index = (round + k) % servers.length;
+        const server = servers[index]!;
+        await waitIdle(server.pid);
+        const frames = framesOf.get(server)!.slice(round * perRound, (round + 1) * perRound);
+        const load = new Load();
+        const c0 = cpuSeconds(server.pid);
+        let ok = 0;
+        await inPool(frames.length, STORM_CONCURRENCY, async (i) => {
+          const conn = new Conn(server.port, context, frames[i]!, load, undefined, 0, false);
+          open.push(conn);
+          if (await conn.ready.then(() => true, () => false)) ok++;
+        });
+        await waitIdle(server.pid);
+        const cpuS = cpuSeconds(server.pid) - c0;
+        const t = totals[index]!;
+        t.ok += ok;
+        t.failed += frames.length - ok;
+        t.cpuS += cpuS;
+        t.rounds.push(ok / cpuS);
+      }
+    }
+    // Every connection stays open until the end, as in scenario 4 (3 servers × --storm must stay under the file limit).
+    await closeConns(open);
+    const result: StormAbResult = {
+      rounds: STORM_ROUNDS,
+      perRound,
+      servers: servers.map((server, i) => {
+        const t = totals[i]!;
+        return { label: server.label, kind: server.kind, ok: t.ok, failed: t.failed, cpuS: t.cpuS, perCpuS: t.ok / t.cpuS, roundsPerCpuS: t.rounds };
+      }),
+    };
+    for (const r of result.servers) {
+      log(`    ${r.label}: ${int(r.ok)} CONNACKs, ${r.cpuS.toFixed(2)} CPU-s = ${int(r.perCpuS)} per CPU-s (rounds ${int(Math.min(...r.roundsPerCpuS))}–${int(Math.max(...r.roundsPerCpuS))}); ${r.failed} failed`);
+    }
+    return result;
+  } finally {
+    for (const server of servers) await server.close();
+  }
 }
 
 interface CrashResult {
@@ -1432,6 +1548,8 @@ interface ServerResults {
   fanin?: LoadResult;
   latency?: LoadResult;
   storm?: StormResult;
+  /** Scenario 4b: the storm over the plain-TCP listener. */
+  stormPlain?: StormResult;
   methods?: MethodsResult;
   idle?: IdleResult;
   peakRssMiB?: number;
@@ -1460,16 +1578,9 @@ async function main(): Promise<void> {
   const frameBytes = templates[0]!.frame.length;
   const results: ServerResults[] = [];
 
-  const perServer = RUN.has("ingest") || RUN.has("ingest-plain") || RUN.has("fanin") || RUN.has("latency") || RUN.has("storm") || RUN.has("methods") || RUN.has("idle");
+  const perServer = RUN.has("ingest") || RUN.has("ingest-plain") || RUN.has("fanin") || RUN.has("latency") || RUN.has("storm") || RUN.has("storm-plain") || RUN.has("methods") || RUN.has("idle");
   for (const kind of perServer ? SERVERS : []) {
-    const server =
-      kind === "malachite" || kind === "malachite-memory"
-        ? await startMalachite(join(workDir, `data-${kind}`), tlsDir, kind === "malachite" ? "sqlite" : "memory")
-        : kind === "mosquitto"
-          ? await startMosquitto(tlsDir)
-          : kind === "aedes"
-            ? await startAedes(tlsDir)
-            : await startNodeBare(tlsDir);
+    const server = await startServer(kind, workDir, tlsDir);
     const r: ServerResults = { server };
     results.push(r);
     log(`${server.label} (pid ${server.pid}, port ${server.port}; ${server.durability})`);
@@ -1516,6 +1627,17 @@ async function main(): Promise<void> {
           `= ${int(r.storm.perCpuS)} per CPU-s; ${r.storm.failed} failed`,
       );
     }
+    if (RUN.has("storm-plain")) {
+      if (server.plainPort === undefined) log("  4b. storm-plain: skipped (no plain-TCP listener on this server)");
+      else {
+        await waitIdle(server.pid);
+        log(`  4b. connection storm over plain TCP (port ${server.plainPort}): ${int(STORM)} connects + CONNECT, ${STORM_CONCURRENCY} at a time, after ${int(STORM_WARMUP)} warm-up connects`);
+        await warmUpConnections(server, null, frames.slice(STORM, STORM + STORM_WARMUP), STORM_CONCURRENCY);
+        await waitIdle(server.pid);
+        r.stormPlain = await storm(server, `${prefix}storm-plain`, null, frames.slice(0, STORM), STORM_CONCURRENCY);
+        log(`    ${int(r.stormPlain.ok)} CONNACKs, server ${r.stormPlain.serverCpuS.toFixed(2)} CPU-s = ${int(r.stormPlain.perCpuS)} per CPU-s; ${r.stormPlain.failed} failed`);
+      }
+    }
     if (RUN.has("methods")) {
       if (!("httpsPort" in server)) log("  6. methods: skipped (no IoT Hub direct methods on this server)");
       else {
@@ -1548,6 +1670,9 @@ async function main(): Promise<void> {
     await waitIdle(server.pid);
     await server.close();
   }
+
+  // Logged as it runs; not in the table (the table compares servers measured one after another).
+  if (RUN.has("storm-ab")) await stormAbScenario(workDir, tlsDir, ca.certPem, context, devices);
 
   let crash: CrashResult | undefined;
   if (RUN.has("crash")) {
@@ -1684,11 +1809,17 @@ async function main(): Promise<void> {
     );
     row("   CONNACKs/s (wall)", (r) => r.storm?.perWallS, int);
     text("   server CPU-s (kernel part) / generator CPU-s / wall s", (r) => (r.storm ? `${r.storm.serverCpuS.toFixed(2)} (${r.storm.serverSysS.toFixed(2)}) / ${r.storm.genCpuS.toFixed(2)} / ${r.storm.wallS.toFixed(2)}` : undefined));
+    text("   server CPU-s: main thread / other threads (GC helpers, libuv pool)", (r) => (r.storm ? `${r.storm.mainThreadCpuS.toFixed(2)} / ${r.storm.otherThreadsCpuS.toFixed(2)}` : undefined));
     text("   connect→CONNACK p50 / p99, ms", (r) => (r.storm ? `${ms(r.storm.p50Ms)} / ${ms(r.storm.p99Ms)}` : undefined));
     text("   failures", (r) => (r.storm ? `${r.storm.failed}${r.storm.failed === 0 ? "" : ` (${[...r.storm.failures].map(([k, v]) => `${v}× ${k}`).join("; ")})`}` : undefined), s ? `0: ${verdict(s.failed === 0)}` : "");
     text("   server preempted (involuntary switches)", (r) => (r.storm ? int(r.storm.preempted) : undefined));
     text("   others / server-core softirq / steal, %", (r) => (r.storm ? noiseText(r.storm.noise, r.storm.noiseSeconds) : undefined));
     row("   RSS growth per open connection, KB", (r) => (r.storm ? ((r.storm.rssAfterMiB - r.storm.rssBeforeMiB) * 1024) / Math.max(1, r.storm.ok) : undefined), (n) => n.toFixed(1));
+  }
+  if (results.some((r) => r.stormPlain)) {
+    row(`4b. Storm ${int(STORM)} over plain TCP: CONNACKs per server CPU-s (no target; the connect work without TLS)`, (r) => r.stormPlain?.perCpuS, int);
+    row("   server CPU-µs per connect", (r) => (r.stormPlain ? (r.stormPlain.serverCpuS * 1e6) / Math.max(1, r.stormPlain.ok) : undefined), int);
+    text("   server CPU-s: main thread / other threads; failures", (r) => (r.stormPlain ? `${r.stormPlain.mainThreadCpuS.toFixed(2)} / ${r.stormPlain.otherThreadsCpuS.toFixed(2)}; ${r.stormPlain.failed}` : undefined));
   }
   if (results.some((r) => r.methods)) {
     const m = mal?.methods;
@@ -1781,7 +1912,7 @@ async function main(): Promise<void> {
   process.stdout.write(out.join("\n"));
 
   const profileDir = PROFILE_DIR;
-  if (profileDir !== undefined) writeProfileSummaries(["ingest", "ingest-plain", "fanin", "latency", "storm", "methods"].map((name) => ({ name, path: join(profileDir, `${name}.cpuprofile`) })));
+  if (profileDir !== undefined) writeProfileSummaries(["ingest", "ingest-plain", "fanin", "latency", "storm", "storm-plain", "methods"].map((name) => ({ name, path: join(profileDir, `${name}.cpuprofile`) })));
 }
 
 runMain("mqtt", main);
