@@ -1,7 +1,7 @@
 /**
  * The bare-Node peer of `bench/mqtt-ingest.ts` (server kind `node-bare`): the floor any Node MQTT server pays. A
- * `node:tls` server with the TLS options of Malachite's MQTT listener (src/gateways/mqtt/mqtt-gateway.ts: the same
- * certificate and key, `requestCert: true`, `rejectUnauthorized: false`, Nagle off) that parses MQTT 3.1.1 by hand
+ * `node:tls` server with the TLS options of Malachite's listeners (serverTlsOptions, src/tls/server-tls-options.ts: the
+ * same certificate and key, TLS 1.2 with IoT Hub's suites, a client certificate requested; Nagle off) that parses MQTT 3.1.1 by hand
  * (fixed header and remaining length; no mqtt-packet) and does the least a broker must: CONNECT → CONNACK accepted,
  * QoS 1 PUBLISH → PUBACK on receipt, SUBSCRIBE → SUBACK granting what was asked, UNSUBSCRIBE → UNSUBACK, PINGREQ →
  * PINGRESP, DISCONNECT → close. The same handler also serves a plain node:net server on a second free port (the
@@ -18,6 +18,7 @@ import { readFileSync } from "node:fs";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { createServer } from "node:tls";
 import { parseArgs } from "node:util";
+import { serverTlsOptions } from "../src/tls/server-tls-options.js";
 import { listenOnFreePort, send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
 const { values } = parseArgs({ options: TLS_SERVER_OPTIONS });
@@ -128,7 +129,7 @@ function remainingLength(n: number): number[] {
   return bytes;
 }
 
-const server = createServer({ cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8"), requestCert: true, rejectUnauthorized: false }, serve);
+const server = createServer(serverTlsOptions({ certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") }), serve);
 server.on("tlsClientError", () => undefined);
 const plainServer = createNetServer(serve);
 

@@ -39,6 +39,7 @@ import mqtt from "mqtt-packet";
 import { createSasToken } from "../src/hub/index.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
 import { writeProfileSummaries } from "./cpuprofile-top.js";
+import { IOT_HUB_CIPHERS } from "../src/tls/server-tls-options.js";
 import { createSasDevices, type Device, makeDevices } from "./devices.js";
 import { distHubArgv, distHubEnv, startDistHub } from "./dist-hub.js";
 import { API, benchCommand, buildDist, listenOnFreePort, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, log, type MachineTimes, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, threadCpuSeconds, sh, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
@@ -333,6 +334,9 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
       `listener ${port} ${HOST}`,
       `certfile ${join(tlsDir, "server.pem")}`,
       `keyfile ${join(tlsDir, "server-key.pem")}`,
+      // As the hub negotiates (src/tls/server-tls-options.ts): TLS 1.2 with IoT Hub's suites.
+      "tls_version tlsv1.2",
+      `ciphers ${IOT_HUB_CIPHERS}`,
       // The plain-TCP listener (scenario ingest-plain): no certfile/keyfile, so no TLS.
       `listener ${plainPort} ${HOST}`,
       "",

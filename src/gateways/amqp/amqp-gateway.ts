@@ -4,6 +4,7 @@ import rhea, { type Connection, type EventContext, type Receiver, type Sender } 
 import type { Hub } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { peerChain } from "../../shared/peer-chain.js";
+import { serverTlsOptions } from "../../tls/server-tls-options.js";
 import { AmqpConnection } from "./amqp-connection.js";
 import type { LinkFactory } from "./link-handler.js";
 import type { LinkAddress } from "./link-address.js";
@@ -91,7 +92,7 @@ export function createAmqpGateway(deps: AmqpGatewayDeps): AmqpGateway {
     stream.on("error", (error) => deps.logger.debug({ err: error }, "AMQP socket error"));
     (connection as unknown as { accept(socket: Duplex): void }).accept(stream);
   };
-  const server: Server = createServer({ cert: deps.tls.certPem, key: deps.tls.keyPem, requestCert: true, rejectUnauthorized: false }, (socket) => {
+  const server: Server = createServer(serverTlsOptions(deps.tls), (socket) => {
     socket.setNoDelay(true);
     accept(socket, socket);
   });

@@ -4,6 +4,7 @@ import { WebSocketServer, createWebSocketStream } from "ws";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { HubError, isDropFault, type Hub } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
+import { serverTlsOptions } from "../../tls/server-tls-options.js";
 import { renderHttpError } from "./render-error.js";
 import { toHubError } from "./to-hub-error.js";
 import { parseJsonBody } from "./json-body.js";
@@ -46,7 +47,7 @@ export function createHttpGateway(deps: HttpGatewayDeps): HttpGateway {
   const app = Fastify({
     // Client certificates are requested but not required: X.509 devices on MQTT or AMQP over WebSocket present
     // theirs here, and refusals must come at the protocol level (CONNACK 5), not as a failed handshake.
-    https: { cert: deps.tls.certPem, key: deps.tls.keyPem, requestCert: true, rejectUnauthorized: false },
+    https: serverTlsOptions(deps.tls),
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: {

@@ -5,6 +5,7 @@ import type { Hub } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { MqttSession } from "./mqtt-session.js";
 import { peerChain } from "../../shared/peer-chain.js";
+import { serverTlsOptions } from "../../tls/server-tls-options.js";
 import type { SubscriptionStore } from "./subscription-store.js";
 
 export interface MqttGatewayDeps {
@@ -33,7 +34,7 @@ export function createMqttGateway(deps: MqttGatewayDeps): MqttGateway {
     sessions.add(session);
     stream.once("close", () => sessions.delete(session));
   };
-  const server: Server = createServer({ cert: deps.tls.certPem, key: deps.tls.keyPem, requestCert: true, rejectUnauthorized: false }, (socket) => {
+  const server: Server = createServer(serverTlsOptions(deps.tls), (socket) => {
     socket.setNoDelay(true);
     accept(socket, socket);
   });
