@@ -43,6 +43,7 @@ export type { DeviceConnection, ConnectInfo } from "./presence/presence.js";
 export type { MethodResult } from "./methods/methods.js";
 export type { DeviceMessage, TelemetryCredential } from "./telemetry/telemetry.js";
 export type { HubEvent, HubEventListener } from "./events/hub-event.js";
+export type { TimerHandle } from "./timers/hub-timers.js";
 export { DailyMessageCounter, quotaBlocks, QUOTA_BLOCK_BYTES } from "./limits/daily-message-counter.js";
 export { LIMIT_NAMES, THROTTLED_OPERATIONS, TIER_NAMES, resolveLimits, type HubLimits, type LimitedOperation, type LimitName, type LimitValues, type LimitsInput, type ResolvedLimits, type TierName } from "./limits/index.js";
 export type { DeviceAuthResult } from "./auth/device-auth.js";

@@ -12,6 +12,7 @@ import {
   type DeviceSubscription,
   type Hub,
   type HubErrorName,
+  type TimerHandle,
 } from "../../hub/index.js";
 import type { Logger } from "../../observability/logger.js";
 import { parseUsername, type MqttUsername } from "./username.js";
@@ -40,22 +41,30 @@ const KNOWN_FILTERS: Record<Subscribable, true> = { c2d: true, moduleInputs: tru
 
 /**
  * One MQTT 3.1.1 connection from a device or module (TLS or WebSocket): CONNECT and authentication, the IoT Hub
- * topic space, keep-alive, and the pushes the core sends through the DeviceLink it registers.
+ * topic space, keep-alive, and the pushes the core sends through it (it is the DeviceLink it registers: one object
+ * per connection rather than a second one full of closures, since a connection storm or 19,000 idle devices pay for
+ * every object a connection keeps).
  */
-export class MqttSession {
+export class MqttSession implements DeviceLink {
+  readonly protocol = "mqtt";
   readonly #deps: MqttSessionDeps;
   readonly #stream: Duplex;
   readonly #peerChain: readonly X509Certificate[];
   readonly #parser = createPacketParser({ protocolVersion: 4 });
   #connection: DeviceConnection | undefined;
   #ctx: CallContext | undefined;
-  #username: MqttUsername | undefined;
+  /** `deviceId[/moduleId]` once authenticated, for logs. */
+  #logName: string | undefined;
+  /** The IoT Plug and Play model id of the CONNECT username: it becomes `dt-dataschema` on telemetry. */
+  #modelId: string | undefined;
   #filters = new Set<Subscribable>();
   #closed = false;
   #closeReason: HubErrorName | undefined;
   #lastPacketAt: number;
   #keepAliveMs = 0;
-  #timers: Array<{ cancel(): void }> = [];
+  #connectTimer: TimerHandle | undefined;
+  #keepAliveTimer: TimerHandle | undefined;
+  #expiryTimer: TimerHandle | undefined;
   /** C2D deliveries awaiting PUBACK: packet id → lock token. The message stays locked until then (IoT Hub: 1 min). */
   readonly #c2dInFlight = new Map<number, string>();
   #nextPacketId = 1;
@@ -91,11 +100,9 @@ export class MqttSession {
     });
     stream.on("error", () => this.#end());
     stream.on("close", () => this.#end());
-    this.#timers.push(
-      deps.hub.timers.after(CONNECT_TIMEOUT_MS, () => {
-        if (this.#ctx === undefined) this.#refuse("No CONNECT within the connect timeout");
-      }),
-    );
+    this.#connectTimer = deps.hub.timers.after(CONNECT_TIMEOUT_MS, () => {
+      if (this.#ctx === undefined) this.#refuse("No CONNECT within the connect timeout");
+    });
   }
 
   async #onPacket(packet: mqtt.Packet): Promise<void> {
@@ -148,12 +155,13 @@ export class MqttSession {
           ? await hub.deviceAuth.authenticateSas(identity, packet.password.toString("utf8"), trackingId)
           : await hub.deviceAuth.authenticateX509(identity, this.#peerChain, trackingId);
       if (this.#closed) return;
-      this.#username = username;
+      this.#logName = username.clientId;
+      this.#modelId = username.modelId;
       this.#ctx = { caller: auth.caller, protocol: "mqtt", trackingId, client };
       const stored = packet.clean ? undefined : await this.#deps.subscriptions.load(identity);
       if (packet.clean) await this.#deps.subscriptions.clear(identity);
       this.#filters = new Set((stored ?? []).filter((f): f is Subscribable => f in KNOWN_FILTERS));
-      this.#connection = await hub.presence.connect(auth.caller, this.#link(), {
+      this.#connection = await hub.presence.connect(auth.caller, this, {
         protocol: "mqtt",
         authMethod: renderConnectionAuthMethod(auth.authMethod),
         generationId: auth.generationId,
@@ -161,11 +169,13 @@ export class MqttSession {
       });
       if (this.#closed) return void this.#connection.closed(this.#closeReason);
       this.#send(connackFrame(stored !== undefined, 0));
+      this.#connectTimer?.cancel();
+      this.#connectTimer = undefined;
       this.#scheduleKeepAlive(packet.keepalive ?? 0);
       if (auth.expiresAt !== undefined) {
         // The token was judged on wall time; its remaining life runs on the hub clock, so tests can reach it.
         const remaining = auth.expiresAt - Date.now();
-        this.#timers.push(hub.timers.after(Math.max(remaining, 0), () => this.close("IotHubUnauthorized")));
+        this.#expiryTimer = hub.timers.after(Math.max(remaining, 0), () => this.close("IotHubUnauthorized"));
       }
       this.#connection.subscriptionsChanged();
       if (this.#filters.has("c2d")) void this.#pullC2d();
@@ -192,7 +202,7 @@ export class MqttSession {
     switch (target.kind) {
       case "telemetry": {
         const system: Record<string, string> = { ...(target.properties.system as Record<string, string>) };
-        if (this.#username?.modelId !== undefined) system["dt-dataschema"] = this.#username.modelId;
+        if (this.#modelId !== undefined) system["dt-dataschema"] = this.#modelId;
         // The next packets are read while this message is being stored, so a device's whole in-flight window lands in
         // one group commit; PUBACKs still go out in PUBLISH order (MQTT-4.6.0-2), each only once its message is durable.
         const stored = hub.telemetry.send(ctx, { body: payload, properties: target.properties.application, systemProperties: system });
@@ -266,15 +276,23 @@ export class MqttSession {
     await this.#deps.subscriptions.save(this.#identity(), [...this.#filters]);
   }
 
-  #link(): DeviceLink {
-    return {
-      protocol: "mqtt",
-      subscribed: (kind) => [...this.#filters].some((f) => PUSH_KIND[f] === kind),
-      c2dAvailable: () => void this.#pullC2d(),
-      sendDesiredPatch: (patch) => this.#publish(desiredPatchTopic(patch["$version"] as number), Buffer.from(JSON.stringify(patch))),
-      sendMethodRequest: (requestId, methodName, payload) => this.#publish(methodRequestTopic(methodName, requestId), payload),
-      close: (reason) => this.close(reason),
-    };
+  // DeviceLink: what the core pushes to this device.
+
+  subscribed(kind: DeviceSubscription): boolean {
+    for (const filter of this.#filters) if (PUSH_KIND[filter] === kind) return true;
+    return false;
+  }
+
+  c2dAvailable(): void {
+    void this.#pullC2d();
+  }
+
+  sendDesiredPatch(patch: Readonly<Record<string, unknown>>): void {
+    this.#publish(desiredPatchTopic(patch["$version"] as number), Buffer.from(JSON.stringify(patch)));
+  }
+
+  sendMethodRequest(requestId: string, methodName: string, payload: Buffer): void {
+    this.#publish(methodRequestTopic(methodName, requestId), payload);
   }
 
   /**
@@ -348,9 +366,9 @@ export class MqttSession {
       if (this.#closed) return;
       const idle = this.#deps.hub.clock.now() - this.#lastPacketAt;
       if (idle >= this.#keepAliveMs) return this.close("DeviceConnectionClosedRemotely");
-      this.#timers.push(this.#deps.hub.timers.after(this.#keepAliveMs - idle, check));
+      this.#keepAliveTimer = this.#deps.hub.timers.after(this.#keepAliveMs - idle, check);
     };
-    this.#timers.push(this.#deps.hub.timers.after(this.#keepAliveMs, check));
+    this.#keepAliveTimer = this.#deps.hub.timers.after(this.#keepAliveMs, check);
   }
 
   /** Hub-initiated close: MQTT 3.1.1 has no server DISCONNECT, so the socket is closed. */
@@ -369,7 +387,7 @@ export class MqttSession {
   }
 
   #usernameForLog(): string | undefined {
-    return this.#username === undefined ? undefined : `${this.#username.deviceId}${this.#username.moduleId === undefined ? "" : `/${this.#username.moduleId}`}`;
+    return this.#logName;
   }
 
   /** A protocol violation or refused request: logged, recorded, and the connection closed as IoT Hub does. */
@@ -401,8 +419,9 @@ export class MqttSession {
   #end(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const timer of this.#timers) timer.cancel();
-    this.#timers = [];
+    this.#connectTimer?.cancel();
+    this.#keepAliveTimer?.cancel();
+    this.#expiryTimer?.cancel();
     if (!this.#stream.destroyed) this.#stream.destroy();
     void this.#connection?.closed(this.#closeReason);
   }

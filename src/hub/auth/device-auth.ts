@@ -71,7 +71,10 @@ function keyMatches(token: SasToken, key: string | null | undefined): boolean {
   return typeof key === "string" && key !== "" && sasSignatureMatches(token, key);
 }
 
-/** Identity records DeviceAuth keeps parsed (about 1 KB each); past this it starts again from empty. */
+/** What authentication reads of an identity record; the cache keeps only this (a few hundred bytes, not the whole record). */
+type AuthRecord = Pick<IdentityRecord, "deviceId" | "moduleId" | "status" | "generationId" | "authentication">;
+
+/** Identity records DeviceAuth keeps (their AuthRecord part); past this it starts again from empty. */
 const MAX_CACHED_RECORDS = 100_000;
 
 function iso(ms: number): string {
@@ -97,7 +100,7 @@ export class DeviceAuth {
    * parse the row again. Only the fields authentication uses are relied on (keys, thumbprints, type, status,
    * generationId); the registry tells `identityChanged` after every write of an identity, which drops the entry.
    */
-  readonly #records = new Map<string, Map<string, IdentityRecord>>();
+  readonly #records = new Map<string, Map<string, AuthRecord>>();
   #recordCount = 0;
   /** Bumped by every `identityChanged`: a read that started before a change is not cached after it. */
   #generation = 0;
@@ -248,23 +251,25 @@ export class DeviceAuth {
     }
   }
 
-  async #identity(key: IdentityKey, trackingId: string): Promise<IdentityRecord> {
+  async #identity(key: IdentityKey, trackingId: string): Promise<AuthRecord> {
     const record = await this.#lookup(key);
     if (record === undefined) throw identityNotFound(key, trackingId);
     return record;
   }
 
-  async #lookup(key: IdentityKey): Promise<IdentityRecord | undefined> {
+  async #lookup(key: IdentityKey): Promise<AuthRecord | undefined> {
     const cached = this.#records.get(key.deviceId)?.get(key.moduleId);
     if (cached !== undefined) return cached;
     const generation = this.#generation;
     const entry = await this.#deps.store.getIdentity(key);
     if (entry === undefined) return undefined;
-    if (generation === this.#generation) this.#remember(entry.identity);
-    return entry.identity;
+    const { deviceId, moduleId, status, generationId, authentication } = entry.identity;
+    const record: AuthRecord = { deviceId, moduleId, status, generationId, authentication };
+    if (generation === this.#generation) this.#remember(record);
+    return record;
   }
 
-  #remember(record: IdentityRecord): void {
+  #remember(record: AuthRecord): void {
     if (this.#recordCount >= MAX_CACHED_RECORDS) {
       this.#records.clear();
       this.#recordCount = 0;
@@ -276,7 +281,7 @@ export class DeviceAuth {
   }
 
   /** Checked after the credential, so only a holder of valid credentials learns that the identity is disabled. */
-  async #checkEnabled(record: IdentityRecord, trackingId: string): Promise<void> {
+  async #checkEnabled(record: AuthRecord, trackingId: string): Promise<void> {
     const key: IdentityKey = { deviceId: record.deviceId, moduleId: record.moduleId };
     if (record.status === "disabled") throw unauthorized(`${capitalized(describe(key))} is disabled`, trackingId);
     if (record.moduleId === "") return;
