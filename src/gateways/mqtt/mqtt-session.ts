@@ -411,10 +411,26 @@ export class MqttSession implements DeviceLink {
     this.#send(publishFrame(topic, payload, 0));
   }
 
+  /**
+   * Writes made in one tick leave together (cork, then uncork on the next tick: one writev). A group commit resolves
+   * a device's whole window of PUBLISHes at once, and on a plain TCP socket each 4-byte PUBACK was otherwise its own
+   * write system call (a fifth of the hub's CPU in the plain-TCP ingest benchmark).
+   */
   #send(frame: Buffer): void {
     if (this.#closed || this.#stream.destroyed) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#stream.cork();
+      process.nextTick(this.#uncork);
+    }
     this.#stream.write(frame);
   }
+
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#stream.uncork();
+  };
 
   #end(): void {
     if (this.#closed) return;
