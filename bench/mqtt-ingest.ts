@@ -78,7 +78,6 @@ const { values: opts } = parseArgs({
     storm: { type: "string", default: "2000" },
     "storm-concurrency": { type: "string", default: "100" },
     "storm-warmup": { type: "string", default: "500" },
-    "storm-rounds": { type: "string", default: "8" },
     "crash-cycles": { type: "string", default: "5" },
     "methods-devices": { type: "string", default: "50" },
     "methods-concurrency": { type: "string", default: "64" },
@@ -99,9 +98,9 @@ helpOrContinue(
     "  [--no-pin] [--profile DIR] [--keep] [--timeout 600]\n",
 );
 
-const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "node-bare", "malachite-memory", "malachite-b"] as const;
+const SERVER_KINDS = ["malachite", "mosquitto", "aedes", "node-bare", "malachite-memory"] as const;
 type ServerKind = (typeof SERVER_KINDS)[number];
-const SCENARIOS = ["ingest", "ingest-plain", "fanin", "latency", "storm", "storm-plain", "storm-ab", "crash", "methods", "idle"] as const;
+const SCENARIOS = ["ingest", "ingest-plain", "fanin", "latency", "storm", "storm-plain", "crash", "methods", "idle"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const SERVERS = listOption("servers", opts.servers, SERVER_KINDS);
 const RUN = new Set<Scenario>(listOption("scenarios", opts.scenarios, SCENARIOS));
@@ -117,8 +116,6 @@ const STORM = positiveInt("storm", opts.storm, 15_000);
 const STORM_CONCURRENCY = positiveInt("storm-concurrency", opts["storm-concurrency"], 1000);
 /** Connections opened and closed before the measured storm, on devices of their own, so the server's TLS and CONNECT code is warm. */
 const STORM_WARMUP = positiveInt("storm-warmup", opts["storm-warmup"], 15_000);
-/** Scenario storm-ab: the storm cut into this many slices per server, the servers' slices taking turns. */
-const STORM_ROUNDS = positiveInt("storm-rounds", opts["storm-rounds"], 100);
 const CRASH_CYCLES = positiveInt("crash-cycles", opts["crash-cycles"], 200);
 const PAYLOAD = positiveInt("payload", opts.payload, 256 * 1024, 64);
 const { timeoutS: TIMEOUT_S, profileDir: PROFILE_DIR } = commonValues(opts);
@@ -142,7 +139,7 @@ const CRASH_WINDOW = 50;
 const DEVICES = Math.max(
   RUN.has("ingest") || RUN.has("ingest-plain") ? INGEST_DEVICES : 0,
   RUN.has("fanin") ? FANIN_DEVICES : 0,
-  RUN.has("storm") || RUN.has("storm-plain") || RUN.has("storm-ab") ? STORM + STORM_WARMUP : 0,
+  RUN.has("storm") || RUN.has("storm-plain") ? STORM + STORM_WARMUP : 0,
   RUN.has("methods") ? METHODS_DEVICES : 0,
   RUN.has("idle") ? IDLE : 0,
   1,
@@ -224,16 +221,10 @@ interface HubServer extends Server {
 /** The Server face of a child speaking the JSON-line protocol (the hub, Aedes and node-bare). */
 const serverOf = (child: JsonChild): Pick<Server, "pid" | "close" | "kill"> => ({ pid: child.pid, close: () => child.close(), kill: () => child.kill() });
 
-/**
- * `variantB`: the second Malachite of an A/B comparison (server kind malachite-b), whose child also gets the
- * variables in MALACHITE_BENCH_B_ENV (`NAME=value,NAME=value`): a change guarded by such a variable is measured
- * against the same code without it, in one run.
- */
-async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory", variantB = false): Promise<HubServer> {
+async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite" | "memory"): Promise<HubServer> {
   const args = ["--data-dir", dataDir, "--host", HOST, "--cert", join(tlsDir, "server.pem"), "--key", join(tlsDir, "server-key.pem"), "--storage", storage];
-  const env = variantB ? { ...process.env, ...variantEnv(process.env["MALACHITE_BENCH_B_ENV"] ?? "") } : undefined;
   const child = await startJsonChild(
-    spawnServer(tsxArgv("bench/mqtt-hub.ts", args), false, env),
+    spawnServer(tsxArgv("bench/mqtt-hub.ts", args)),
     "hub",
     (r) => typeof r["mqttPort"] === "number" && typeof r["mqttPlainPort"] === "number" && sharedAccessKey(r["connectionString"]) !== undefined,
   );
@@ -242,8 +233,8 @@ async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite"
   const serviceKey = sharedAccessKey(ready["serviceConnectionString"]);
   return {
     ...serverOf(child),
-    kind: variantB ? "malachite-b" : storage === "sqlite" ? "malachite" : "malachite-memory",
-    label: variantB ? `Malachite B (${process.env["MALACHITE_BENCH_B_ENV"] ?? ""})` : storage === "sqlite" ? "Malachite" : "Malachite MEMORY",
+    kind: storage === "sqlite" ? "malachite" : "malachite-memory",
+    label: storage === "sqlite" ? "Malachite" : "Malachite MEMORY",
     durability:
       storage === "sqlite"
         ? "FULL: PUBACK after the fsync'd SQLite WAL group commit"
@@ -258,16 +249,6 @@ async function startMalachite(dataDir: string, tlsDir: string, storage: "sqlite"
     serviceKeyName: serviceKey === undefined ? "iothubowner" : "service",
     command: (cmd) => child.command(cmd),
   };
-}
-
-/** `A=1,B=x` → { A: "1", B: "x" }. */
-function variantEnv(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of text.split(",")) {
-    const eq = pair.indexOf("=");
-    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
 }
 
 /**
@@ -962,83 +943,8 @@ interface CrashCycle {
 }
 
 async function startServer(kind: ServerKind, workDir: string, tlsDir: string): Promise<Server> {
-  if (kind === "malachite" || kind === "malachite-memory" || kind === "malachite-b") {
-    return startMalachite(join(workDir, `data-${kind}`), tlsDir, kind === "malachite-memory" ? "memory" : "sqlite", kind === "malachite-b");
-  }
+  if (kind === "malachite" || kind === "malachite-memory") return startMalachite(join(workDir, `data-${kind}`), tlsDir, kind === "malachite" ? "sqlite" : "memory");
   return kind === "mosquitto" ? startMosquitto(tlsDir) : kind === "aedes" ? startAedes(tlsDir) : startNodeBare(tlsDir);
-}
-
-// Scenario 4c: the storm with the servers taking turns
-
-interface StormAbResult {
-  readonly rounds: number;
-  readonly perRound: number;
-  readonly servers: ReadonlyArray<{ label: string; kind: ServerKind; ok: number; failed: number; cpuS: number; perCpuS: number; roundsPerCpuS: number[] }>;
-}
-
-/**
- * The TLS storm of scenario 4, but with every server of the run up at once and the storm cut into `STORM_ROUNDS`
- * slices per server that take turns (server order rotating each round). This box's speed drifts by ±15 % over
- * minutes, which swamps a difference of a few per cent between servers measured one after another; taking turns every
- * second or so exposes them to the same drift. Each slice's CPU is read from its start until the server is idle again.
- */
-async function stormAbScenario(workDir: string, tlsDir: string, caPem: string, context: SecureContext, devices: readonly Device[]): Promise<StormAbResult> {
-  const servers: Server[] = [];
-  const framesOf = new Map<Server, Buffer[]>();
-  const perRound = Math.max(1, Math.floor(STORM / STORM_ROUNDS));
-  try {
-    for (const kind of SERVERS) {
-      const server = await startServer(kind, workDir, tlsDir);
-      servers.push(server);
-      if ("httpsPort" in server) await createDevices(server as HubServer, caPem, devices);
-      const hostName = "hostName" in server ? String(server.hostName) : HOST;
-      framesOf.set(server, devices.map((d) => connectFrame(hostName, d, { sas: server.sas })));
-      log(`  4c. ${server.label} (pid ${server.pid}) up; warming up with ${int(STORM_WARMUP)} connects`);
-      await warmUpConnections(server, context, framesOf.get(server)!.slice(STORM, STORM + STORM_WARMUP), STORM_CONCURRENCY);
-    }
-    const totals = servers.map(() => ({ ok: 0, failed: 0, cpuS: 0, rounds: [] as number[] }));
-    const open: Conn[] = [];
-    log(`  4c. storm A/B: ${int(STORM_ROUNDS)} rounds × ${int(perRound)} TLS connects per server, ${STORM_CONCURRENCY} at a time, servers taking turns`);
-    for (let round = 0; round < STORM_ROUNDS; round++) {
-      for (let k = 0; k < servers.length; k++) {
-        const index = (round + k) % servers.length;
-        const server = servers[index]!;
-        await waitIdle(server.pid);
-        const frames = framesOf.get(server)!.slice(round * perRound, (round + 1) * perRound);
-        const load = new Load();
-        const c0 = cpuSeconds(server.pid);
-        let ok = 0;
-        await inPool(frames.length, STORM_CONCURRENCY, async (i) => {
-          const conn = new Conn(server.port, context, frames[i]!, load, undefined, 0, false);
-          open.push(conn);
-          if (await conn.ready.then(() => true, () => false)) ok++;
-        });
-        await waitIdle(server.pid);
-        const cpuS = cpuSeconds(server.pid) - c0;
-        const t = totals[index]!;
-        t.ok += ok;
-        t.failed += frames.length - ok;
-        t.cpuS += cpuS;
-        t.rounds.push(ok / cpuS);
-      }
-    }
-    // Every connection stays open until the end, as in scenario 4 (3 servers × --storm must stay under the file limit).
-    await closeConns(open);
-    const result: StormAbResult = {
-      rounds: STORM_ROUNDS,
-      perRound,
-      servers: servers.map((server, i) => {
-        const t = totals[i]!;
-        return { label: server.label, kind: server.kind, ok: t.ok, failed: t.failed, cpuS: t.cpuS, perCpuS: t.ok / t.cpuS, roundsPerCpuS: t.rounds };
-      }),
-    };
-    for (const r of result.servers) {
-      log(`    ${r.label}: ${int(r.ok)} CONNACKs, ${r.cpuS.toFixed(2)} CPU-s = ${int(r.perCpuS)} per CPU-s (rounds ${int(Math.min(...r.roundsPerCpuS))}–${int(Math.max(...r.roundsPerCpuS))}); ${r.failed} failed`);
-    }
-    return result;
-  } finally {
-    for (const server of servers) await server.close();
-  }
 }
 
 interface CrashResult {
@@ -1674,9 +1580,6 @@ async function main(): Promise<void> {
     await waitIdle(server.pid);
     await server.close();
   }
-
-  // Logged as it runs; not in the table (the table compares servers measured one after another).
-  if (RUN.has("storm-ab")) await stormAbScenario(workDir, tlsDir, ca.certPem, context, devices);
 
   let crash: CrashResult | undefined;
   if (RUN.has("crash")) {
