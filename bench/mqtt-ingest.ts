@@ -315,7 +315,8 @@ async function startMosquitto(tlsDir: string): Promise<Server> {
       `listener ${port} ${HOST}`,
       `certfile ${join(tlsDir, "server.pem")}`,
       `keyfile ${join(tlsDir, "server-key.pem")}`,
-      // As the hub negotiates (src/tls/server-tls-options.ts): TLS 1.2 with IoT Hub's suites.
+      // The hub's TLS 1.2 suites (src/tls/server-tls-options.ts). Mosquitto 2.0's tls_version is a minimum and it has
+      // no maximum, so it still negotiates TLS 1.3 with the generator (the report's TLS row shows it).
       "tls_version tlsv1.2",
       `ciphers ${IOT_HUB_CIPHERS}`,
       // The plain-TCP listener (scenario ingest-plain): no certfile/keyfile, so no TLS.
