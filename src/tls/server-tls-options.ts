@@ -1,3 +1,4 @@
+import { constants } from "node:crypto";
 import type { TlsOptions } from "node:tls";
 
 /**
@@ -18,7 +19,10 @@ export const IOT_HUB_CIPHERS = [
  * it would against Azure), the suites above, and a client certificate requested in the first handshake but not
  * required (Learn: for AMQP and MQTT "IoT Hub requests a client certificate in the initial TLS handshake"). Any
  * certificate is accepted at this layer: an X.509 device that is not registered is refused by the protocol (CONNACK
- * 5, HTTP 401), as the SDKs expect, not by a failed handshake (device-protocol §0.18). Decision 0014.
+ * 5, HTTP 401), as the SDKs expect, not by a failed handshake (device-protocol §0.18). No session resumption: IoT
+ * Hub offers neither session tickets nor session-id reuse (the Azure C SDK team: "we currently do not support this",
+ * azure-c-shared-utility#64; Nordic's nRF SDK turns session caching off for it, sdk-nrf#3962), so every connection is
+ * a full handshake, and the hub does not spend a ticket on each one. Decision 0014.
  */
 export function serverTlsOptions(tls: { readonly certPem: string; readonly keyPem: string }): TlsOptions {
   return {
@@ -29,5 +33,7 @@ export function serverTlsOptions(tls: { readonly certPem: string; readonly keyPe
     ciphers: IOT_HUB_CIPHERS,
     requestCert: true,
     rejectUnauthorized: false,
+    // No tickets; and with no 'newSession'/'resumeSession' listeners Node keeps no session-id cache either.
+    secureOptions: constants.SSL_OP_NO_TICKET,
   };
 }

@@ -39,6 +39,28 @@ describe("TLS as IoT Hub negotiates it", () => {
     }
   });
 
+  test("a client cannot resume a session: every connection is a full handshake, as with IoT Hub", async () => {
+    for (const [name, port] of listeners) {
+      const first = await new Promise<{ session: Buffer | undefined }>((resolve, reject) => {
+        const socket = connect({ host: hub.hostName, port, servername: hub.hostName }, () => {
+          // A TLS 1.2 session is known once the handshake is done; a ticket would come with it.
+          resolve({ session: socket.getSession() });
+          socket.destroy();
+        });
+        socket.on("error", reject);
+      });
+      assert.ok(first.session !== undefined, name);
+      const reused = await new Promise<boolean>((resolve, reject) => {
+        const socket = connect({ host: hub.hostName, port, servername: hub.hostName, session: first.session! }, () => {
+          resolve(socket.isSessionReused());
+          socket.destroy();
+        });
+        socket.on("error", reject);
+      });
+      assert.equal(reused, false, `${name} resumed a TLS session`);
+    }
+  });
+
   test("a client that insists on TLS 1.3 fails the handshake", async () => {
     for (const [name, port] of listeners) {
       const got = await handshake(hub.hostName, port, { minVersion: "TLSv1.3" });
