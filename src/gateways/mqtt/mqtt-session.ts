@@ -73,6 +73,12 @@ export class MqttSession implements DeviceLink {
   #acks: Promise<void> = Promise.resolve();
   /** Packets are handled one at a time, in order, so PUBACKs follow PUBLISH order (MQTT-4.6.0-2). */
   #queue: Promise<void> = Promise.resolve();
+  /** Writes of this tick are corked until the next one (see #send); one bound function for every tick. */
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#stream.uncork();
+  };
 
   /** The peer's IP address, for resource logs (`maskedIpAddress`). */
   readonly #ipAddress: string | undefined;
@@ -425,12 +431,6 @@ export class MqttSession implements DeviceLink {
     }
     this.#stream.write(frame);
   }
-
-  #corked = false;
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#stream.uncork();
-  };
 
   #end(): void {
     if (this.#closed) return;
