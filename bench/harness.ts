@@ -4,7 +4,7 @@
  * statistics, and a benchmark's set-up: machine facts, pinning, child processes and clean-up (`startRun`).
  */
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { request, type RequestOptions } from "node:https";
 import { Session } from "node:inspector/promises";
@@ -41,12 +41,15 @@ export const clockTicks = Number(sh("getconf", ["CLK_TCK"]) ?? "100");
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** utime and stime (fields 14 and 15 of /proc/PID/stat, all threads), in CPU-seconds. */
-export function cpuTimes(pid: number): { user: number; sys: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** utime and stime (fields 14 and 15) of a /proc `stat` file, in CPU-seconds. */
+function statTimes(path: string): { user: number; sys: number } {
+  const stat = readFileSync(path, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return { user: Number(fields[11]) / clockTicks, sys: Number(fields[12]) / clockTicks };
 }
+
+/** utime and stime of a process (all its threads, ended ones included), in CPU-seconds, from /proc/PID/stat. */
+export const cpuTimes = (pid: number): { user: number; sys: number } => statTimes(`/proc/${pid}/stat`);
 
 /** utime + stime of a process (all its threads), in CPU-seconds, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
@@ -54,23 +57,14 @@ export function cpuSeconds(pid: number): number {
   return t.user + t.sys;
 }
 
-/** CPU-seconds (user + sys) of a process's main thread (tid = pid) and of all its other threads (GC, libuv pool). */
+/**
+ * CPU-seconds (user + sys) of a process's main thread (tid = pid) and of all its other threads (GC helpers, libuv
+ * pool): the rest of the process's total, so threads that ended count too.
+ */
 export function threadCpuSeconds(pid: number): { main: number; others: number } {
-  let main = 0;
-  let others = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-    } catch {
-      continue; // The thread ended while we listed.
-    }
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const seconds = (Number(fields[11]) + Number(fields[12])) / clockTicks;
-    if (Number(tid) === pid) main += seconds;
-    else others += seconds;
-  }
-  return { main, others };
+  const t = statTimes(`/proc/${pid}/task/${pid}/stat`);
+  const main = t.user + t.sys;
+  return { main, others: cpuSeconds(pid) - main };
 }
 
 export interface MachineTimes {
