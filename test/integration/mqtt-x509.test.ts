@@ -16,6 +16,9 @@ import { x509 } from "../../src/tls/x509.js";
 import { exportPrivateKeyPem, generateEcKeyPair, randomSerialNumber, type CryptoKeyPair } from "../../src/tls/keys.js";
 import { runCaAdd } from "../../src/cli/ca-command.js";
 import { storedTelemetry } from "./harness/stored-telemetry.js";
+import { serviceRequest } from "./harness/service-request.js";
+import { within } from "./harness/within.js";
+import { createLogger } from "../../src/observability/logger.js";
 
 const { Registry } = iothub;
 const HOUR_MS = 60 * 60 * 1000;
@@ -92,6 +95,14 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
   let intermediateCa: Credential;
   let strangerCa: Credential;
   const clients: Array<{ close(): Promise<unknown> }> = [];
+  /** Log messages the hub has yet to write that a test waits for, each with its waiter. */
+  const awaited = new Map<string, () => void>();
+  const heard = (line: string): void => {
+    const msg = (JSON.parse(line) as { msg?: string }).msg;
+    if (msg !== undefined) awaited.get(msg)?.();
+  };
+  /** Resolves when the hub next logs `msg`. */
+  const logged = (msg: string): Promise<void> => new Promise((resolve) => awaited.set(msg, () => (awaited.delete(msg), resolve())));
 
   /** A device (or module) client authenticating with a certificate: `x509=true` and setOptions({ cert, key }). */
   async function x509Client(deviceId: string, credential: { certPem: string; keyPem: string }, options: { moduleId?: string; transport?: Transport } = {}) {
@@ -147,7 +158,7 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
     writeFileSync(join(dataDir, "root.pem"), rootCa.certPem);
     const quiet = { write: () => true };
     assert.equal(await runCaAdd(join(dataDir, "root.pem"), { dataDir }, {}, { stdout: quiet, stderr: quiet }), 0);
-    hub = await startTestHub({ dataDir });
+    hub = await startTestHub({ dataDir, logger: createLogger({ level: "debug", destination: { write: (line: string) => void heard(line) } }) });
     registry = Registry.fromConnectionString(hub.connectionStrings["iothubowner"]!);
   });
 
@@ -303,6 +314,28 @@ describe("X.509 devices over MQTT with azure-iot-device", () => {
       assert.equal((await storedTelemetry(hub, `x509-${transport}-stranger`)).length, 0);
     });
   }
+
+  // Over AMQP an X.509 identity connects when its first link attaches, and rhea grants that link credit at once: a
+  // message sent before the connect completes must wait for it, not be refused ("AMQP Transport: Could not send").
+  test("X.509 over Amqp: a message sent while the identity is still connecting is stored once it has connected", async () => {
+    const API = "api-version=2021-04-12";
+    const credential = await makeCertificate("x509-amqp-slow");
+    await registry.create({ deviceId: "x509-amqp-slow", authentication: { x509Thumbprint: { primaryThumbprint: credential.sha1 } } });
+    // The connect waits 5 s of hub time, so it completes only when the test moves the clock.
+    const rule = await serviceRequest(hub, "POST", `/admin/faults?${API}`, {
+      body: JSON.stringify({ error: "delay", operation: "connect", deviceId: "x509-amqp-slow", delaySeconds: 5, count: 1 }),
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
+    assert.equal(rule.status, 201, rule.text);
+    const client = await x509Client("x509-amqp-slow", credential, { transport: "Amqp" });
+    await client.open();
+    const held = logged("AMQP message held until its link's identity has connected");
+    const sent = client.sendEvent(new deviceSdk.Message("sent while connecting"));
+    await within(Promise.race([held, sent.then(() => assert.fail("the message was accepted before its identity connected"))]), 10_000, "the hub never received the message");
+    hub.advanceClock(5);
+    await sent;
+    assert.deepEqual((await storedTelemetry(hub, "x509-amqp-slow")).map((r) => r.body.toString()), ["sent while connecting"]);
+  });
 
   test("X.509 over MQTT-over-WebSocket (port 443)", async () => {
     const credential = await makeCertificate("x509-ws");

@@ -45,6 +45,12 @@ export class AmqpConnection implements AmqpScope {
   readonly #devices = new Map<string, AmqpDevice>();
   /** Device identities being authenticated (CBS or X.509), so two links of one device share one presence entry. */
   readonly #pending = new Map<string, Promise<AmqpDevice>>();
+  /**
+   * Device links whose identity is still connecting (X.509: authenticated on the link's attach). rhea answers the
+   * attach and grants credit at once, so the device may send before the link has its handler; those messages wait
+   * here for it instead of being refused.
+   */
+  readonly #attaching = new Map<Sender | Receiver, Promise<void>>();
   #service: Grant<PolicyCaller> | undefined;
   readonly #eventHub = new Map<string, Grant<PolicyCaller>>();
   #closed = false;
@@ -83,7 +89,10 @@ export class AmqpConnection implements AmqpScope {
       return;
     }
     if (address.kind === "d2c" || address.kind === "c2d" || address.kind === "methods" || address.kind === "twin") {
-      void this.#attachDevice(link, address, context);
+      const attached = this.#attachDevice(link, address, context)
+        .catch((error: unknown) => this.logger.error({ err: error }, "AMQP device link attach failed"))
+        .finally(() => this.#attaching.delete(link));
+      this.#attaching.set(link, attached);
       return;
     }
     const factory = address.kind === "unknown" ? undefined : this.#deps.factories[address.kind];
@@ -101,6 +110,12 @@ export class AmqpConnection implements AmqpScope {
 
   message(link: Receiver, delivery: Delivery, message: Message): void {
     const handler = this.#handlers.get(link);
+    const attaching = handler === undefined ? this.#attaching.get(link) : undefined;
+    if (attaching !== undefined) {
+      this.logger.debug({ link: link.name }, "AMQP message held until its link's identity has connected");
+      // Later messages chain on the same promise, so they are handled in the order they came.
+      return void attaching.then(() => this.message(link, delivery, message));
+    }
     if (handler?.message === undefined) {
       // A message on a link with no handler (e.g. sent before its attach was answered): refused, never lost silently.
       delivery.reject({ condition: "amqp:not-allowed", description: "This link does not accept messages" });
