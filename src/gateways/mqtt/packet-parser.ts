@@ -2,6 +2,17 @@ import { createRequire } from "node:module";
 import mqtt from "mqtt-packet";
 
 /**
+ * A CONNECT (MQTT 3.1.1, clean session, keep-alive 0, client id "probe") and a PINGREQ, written out by hand: calling
+ * mqtt-packet's generate() even once makes it build its cache of 65,536 two-byte buffers for packet ids (6 MB and
+ * 65,536 objects that every full garbage collection would then mark, for the life of the hub, which never uses it).
+ * Declared before `createPacketParser`, whose initializer reads it while the module is evaluated.
+ */
+const PROBE_FRAMES = [
+  0x10, 17, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, 0x00, 0x05, 0x70, 0x72, 0x6f, 0x62, 0x65,
+  0xc0, 0x00,
+];
+
+/**
  * An MQTT packet parser per connection. mqtt-packet's own keeps its input in a `bl` BufferListStream: a whole
  * readable-stream Duplex per connection, most of what a new parser costs and held for the connection's life, of which
  * it uses only the buffer-list methods (append, consume, length, readUInt8/16BE/32BE, slice, toString). This parser
@@ -18,16 +29,6 @@ interface ParserInternals {
   _resetState(): void;
   parser(options: object): mqtt.Parser;
 }
-
-/**
- * A CONNECT (MQTT 3.1.1, clean session, keep-alive 0, client id "probe") and a PINGREQ, written out by hand: calling
- * mqtt-packet's generate() even once makes it build its cache of 65,536 two-byte buffers for packet ids (6 MB and
- * 65,536 objects that every full garbage collection would then mark, for the life of the hub, which never uses it).
- */
-const PROBE_FRAMES = [
-  0x10, 17, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, 0x00, 0x05, 0x70, 0x72, 0x6f, 0x62, 0x65,
-  0xc0, 0x00,
-];
 
 function lightParser(): ((options: { protocolVersion: number }) => mqtt.Parser) | undefined {
   try {
