@@ -34,6 +34,20 @@ export function storeConformance(name: string, open: OpenStore, reopen?: ReopenS
         withStore(async (store) => {
           assert.equal(await store.getIdentity({ deviceId: "nope", moduleId: "" }), undefined);
           assert.equal(await store.getIdentity({ deviceId: "nope", moduleId: "m" }), undefined);
+          assert.equal(await store.getIdentityRecord({ deviceId: "nope", moduleId: "" }), undefined);
+        }));
+
+      test("getIdentityRecord is the entry's identity, device and module alike, and follows a patch", () =>
+        withStore(async (store) => {
+          const device = entry("d1");
+          const module = entry("d1", "m1");
+          await store.write([put(device), put(module)]);
+          assert.deepEqual(await store.getIdentityRecord(key("d1")), device.identity);
+          assert.deepEqual(await store.getIdentityRecord(key("d1", "m1")), module.identity);
+          assert.equal(await store.getIdentityRecord(key("d1", "m2")), undefined);
+          await store.write([{ kind: "patch", key: key("d1"), fields: { connectionState: "Connected" } }]);
+          assert.deepEqual(await store.getIdentityRecord(key("d1")), (await store.getIdentity(key("d1")))!.identity);
+          assert.equal((await store.getIdentityRecord(key("d1")))!.connectionState, "Connected");
         }));
 
       test("a put entry reads back equal, device and module alike", () =>

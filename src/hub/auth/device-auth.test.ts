@@ -441,10 +441,10 @@ test("X.509: type mismatches, unknown and disabled identities, and an empty chai
 /** A store that counts identity reads, to see when DeviceAuth reads the store and when it uses what it read. */
 function countReads(store: MemoryStore): { reads: () => number } {
   let reads = 0;
-  const getIdentity = store.getIdentity.bind(store);
-  store.getIdentity = (key) => {
+  const getIdentityRecord = store.getIdentityRecord.bind(store);
+  store.getIdentityRecord = (key) => {
     reads++;
-    return getIdentity(key);
+    return getIdentityRecord(key);
   };
   return { reads: () => reads };
 }
@@ -527,11 +527,11 @@ test("cache: a read that was under way when the identity changed is not kept", a
   const device = entry("dev1", "", sasAuth(KEY));
   const { auth, store } = await setup([device]);
   // The read returns the old record, but the change is reported before the read completes.
-  const getIdentity = store.getIdentity.bind(store);
+  const getIdentityRecord = store.getIdentityRecord.bind(store);
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  store.getIdentity = async (key) => {
-    const found = await getIdentity(key);
+  store.getIdentityRecord = async (key) => {
+    const found = await getIdentityRecord(key);
     await gate;
     return found;
   };
@@ -540,6 +540,6 @@ test("cache: a read that was under way when the identity changed is not kept", a
   auth.identityChanged(dev("dev1"));
   release();
   await first; // judged on what it read, as before the cache
-  store.getIdentity = getIdentity;
+  store.getIdentityRecord = getIdentityRecord;
   await refused(auth.authenticateSas(dev("dev1"), SDK_DEVICE_TOKEN, TRACKING), "IotHubUnauthorizedAccess", /^Device 'dev1' is disabled$/);
 });

@@ -261,9 +261,9 @@ export class DeviceAuth {
     const cached = this.#records.get(key.deviceId)?.get(key.moduleId);
     if (cached !== undefined) return cached;
     const generation = this.#generation;
-    const entry = await this.#deps.store.getIdentity(key);
-    if (entry === undefined) return undefined;
-    const { deviceId, moduleId, status, generationId, authentication } = entry.identity;
+    const identity = await this.#deps.store.getIdentityRecord(key);
+    if (identity === undefined) return undefined;
+    const { deviceId, moduleId, status, generationId, authentication } = identity;
     const record: AuthRecord = { deviceId, moduleId, status, generationId, authentication };
     if (generation === this.#generation) this.#remember(record);
     return record;

@@ -93,6 +93,8 @@ export interface IdentityCounts {
 
 export interface Store {
   getIdentity(key: IdentityKey): Promise<IdentityEntry | undefined>;
+  /** The identity part of the entry only (no twin): what device authentication reads on every connect. */
+  getIdentityRecord(key: IdentityKey): Promise<IdentityRecord | undefined>;
   /**
    * Applies writes atomically and durably: when the promise resolves every write is persisted, and after a crash
    * either all or none of them are visible. Deleting a device (moduleId "") also deletes its modules.

@@ -2,6 +2,7 @@ import type {
   IdentityCounts,
   IdentityEntry,
   IdentityKey,
+  IdentityRecord,
   ScanOptions,
   Store,
   StoreWrite,
@@ -32,6 +33,10 @@ export class MemoryStore implements Store {
     this.assertOpen();
     const row = this.devices.get(key.deviceId)?.get(key.moduleId);
     return row === undefined ? undefined : parseEntry(row);
+  }
+
+  async getIdentityRecord(key: IdentityKey): Promise<IdentityRecord | undefined> {
+    return (await this.getIdentity(key))?.identity;
   }
 
   async write(writes: readonly StoreWrite[]): Promise<void> {
