@@ -11,9 +11,9 @@
  * Scenarios: (1) ingest, 10 devices × 50 unacknowledged PUBLISHes each; (1b) ingest-plain, the same over plain TCP to
  * each server's plain MQTT listener (Malachite's `--mqtt-plain-port`, for TLS-terminating proxies); (2) 1,000
  * devices × 1 in flight; (3) one device, one in flight: PUBACK latency; (4) a connection storm of 5,000 TLS
- * handshakes + CONNECTs, 100 at a time, after 2 s of warm-up connects, 3 times (the median reported); (5) crash: kill -9 the hub during ingest, restart, check every acknowledged
- * message is in the telemetry log (this hub runs as users run it, `node dist/main.js start`, compiled first with
- * `npx tsc -p tsconfig.json`).
+ * handshakes + CONNECTs, 100 at a time, after 2 s of warm-up connects, 3 times (the median reported); (5) crash:
+ * kill -9 the hub during ingest, restart, check every acknowledged message is in the telemetry log (this hub runs as
+ * users run it, `node dist/main.js start`, compiled first with `npx tsc -p tsconfig.json`).
  * Malachite only: (6) methods, direct methods invoked over the service API (HTTPS, keep-alive) on 50 devices that
  * answer each request at once over MQTT, in two phases: a closed loop (64 in flight: the maximum rate, its latency
  * queueing in a saturated hub), then a paced open loop (6b, `--methods-rate 2000` calls/s on a fixed schedule, latency
