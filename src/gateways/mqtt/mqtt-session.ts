@@ -333,7 +333,7 @@ export class MqttSession implements DeviceLink {
       }
     } catch (error) {
       if (!isHubError(error)) throw error;
-      this.#deps.logger.warn({ err: error, device: this.#usernameForLog() }, "Cannot deliver cloud-to-device messages");
+      this.#deps.logger.warn({ err: error, device: this.#logName }, "Cannot deliver cloud-to-device messages");
     } finally {
       this.#pulling = false;
     }
@@ -348,7 +348,7 @@ export class MqttSession implements DeviceLink {
     } catch (error) {
       // A PUBACK after the lock ran out: the message was already requeued and will come again (412002 on AMQP/HTTP).
       if (!isHubError(error)) throw error;
-      this.#deps.logger.info({ err: error, device: this.#usernameForLog() }, "Late acknowledgement of a cloud-to-device message");
+      this.#deps.logger.info({ err: error, device: this.#logName }, "Late acknowledgement of a cloud-to-device message");
     }
   }
 
@@ -386,14 +386,10 @@ export class MqttSession implements DeviceLink {
   }
 
   #connack(returnCode: number, why: string): void {
-    this.#deps.logger.info({ returnCode, why, username: this.#usernameForLog() }, "MQTT connection refused");
+    this.#deps.logger.info({ returnCode, why, username: this.#logName }, "MQTT connection refused");
     this.#send(connackFrame(false, returnCode));
     this.#stream.end();
     this.#end();
-  }
-
-  #usernameForLog(): string | undefined {
-    return this.#logName;
   }
 
   /** A protocol violation or refused request: logged, recorded, and the connection closed as IoT Hub does. */
@@ -401,7 +397,7 @@ export class MqttSession implements DeviceLink {
     if (this.#closed) return;
     const hub = this.#deps.hub;
     const caller = this.#ctx?.caller;
-    this.#deps.logger.warn({ why, device: this.#usernameForLog() }, "MQTT connection closed by the hub");
+    this.#deps.logger.warn({ why, device: this.#logName }, "MQTT connection closed by the hub");
     if (caller?.kind === "device") {
       hub.events.emit({ type: "operationRefused", time: hub.clock.now(), deviceId: caller.deviceId, moduleId: caller.moduleId, protocol: "mqtt", operation: "mqtt", detail: why });
     }
@@ -409,7 +405,7 @@ export class MqttSession implements DeviceLink {
   }
 
   #fail(error: unknown): void {
-    this.#deps.logger.error({ err: error, device: this.#usernameForLog() }, "Unexpected error in an MQTT session");
+    this.#deps.logger.error({ err: error, device: this.#logName }, "Unexpected error in an MQTT session");
     this.close("ServerError");
   }
 
