@@ -865,6 +865,21 @@ function portFor(server: Server, context: SecureContext | null): number {
   return server.plainPort;
 }
 
+/** The storms' warm-up (scenarios 4 and 4b), on the devices after the repetitions' own, with a log line. */
+async function stormWarmUp(server: Server, context: SecureContext | null, frames: readonly Buffer[]): Promise<void> {
+  const first = STORM * STORM_REPS;
+  const warm = await warmUpConnections(server, context, frames.slice(first, first + STORM_WARMUP), STORM_CONCURRENCY, WARMUP_S);
+  log(`    warm-up: ${int(warm.connects)} connects in ${warm.seconds.toFixed(2)} s`);
+}
+
+/** All the storms' failures, with their causes counted together: `0`, or `3 (2× timeout; 1× reset)`. */
+function failuresText(storms: readonly StormResult[]): string {
+  const causes = new Map<string, number>();
+  for (const run of storms) for (const [why, n] of run.failures) causes.set(why, (causes.get(why) ?? 0) + n);
+  const total = storms.reduce((n, run) => n + run.failed, 0);
+  return total === 0 ? "0" : `${total} (${[...causes].map(([why, n]) => `${n}× ${why}`).join("; ")})`;
+}
+
 /** `context` null: over plain TCP (scenario 4b), which leaves the server's own connect work without TLS's. */
 async function storm(server: Server, name: string, context: SecureContext | null, frames: readonly Buffer[], concurrency: number): Promise<StormResult> {
   const load = new Load();
@@ -1476,13 +1491,10 @@ interface ServerResults {
   ingestPlain?: LoadResult;
   fanin?: LoadResult;
   latency?: LoadResult;
-  /** Scenario 4: the repetition with the median CONNACKs per server CPU-s. */
+  /** Scenario 4: every repetition, in the order they ran. */
+  storms?: StormResult[];
+  /** The repetition with the median CONNACKs per server CPU-s: the one reported. */
   storm?: StormResult;
-  /** Every repetition's CONNACKs per server CPU-s, in the order they ran, and their failures together. */
-  stormReps?: number[];
-  stormFailed?: number;
-  /** The first repetition, the one whose RSS growth means something. */
-  stormFirst?: StormResult;
   /** Scenario 4b: the storm over the plain-TCP listener. */
   stormPlain?: StormResult;
   methods?: MethodsResult;
@@ -1554,8 +1566,7 @@ async function main(): Promise<void> {
     if (RUN.has("storm")) {
       await waitIdle(server.pid);
       log(`  4. connection storm: ${int(STORM)} TLS connects + CONNECT${server.sas ? " with SAS" : ""}, ${STORM_CONCURRENCY} at a time, after ${WARMUP_S} s of warm-up connects; ${STORM_REPS} repetitions`);
-      const warm = await warmUpConnections(server, context, frames.slice(STORM * STORM_REPS, STORM * STORM_REPS + STORM_WARMUP), STORM_CONCURRENCY, WARMUP_S);
-      log(`    warm-up: ${int(warm.connects)} connects in ${warm.seconds.toFixed(2)} s`);
+      await stormWarmUp(server, context, frames);
       const reps: StormResult[] = [];
       for (let rep = 0; rep < STORM_REPS; rep++) {
         await waitIdle(server.pid);
@@ -1566,18 +1577,15 @@ async function main(): Promise<void> {
             `= ${int(result.perCpuS)} per CPU-s; ${result.failed} failed`,
         );
       }
+      r.storms = reps;
       r.storm = [...reps].sort((a, b) => a.perCpuS - b.perCpuS)[Math.floor((reps.length - 1) / 2)];
-      r.stormReps = reps.map((x) => x.perCpuS);
-      r.stormFailed = reps.reduce((n, x) => n + x.failed, 0);
-      r.stormFirst = reps[0];
     }
     if (RUN.has("storm-plain")) {
       if (server.plainPort === undefined) log("  4b. storm-plain: skipped (no plain-TCP listener on this server)");
       else {
         await waitIdle(server.pid);
         log(`  4b. connection storm over plain TCP (port ${server.plainPort}): ${int(STORM)} connects + CONNECT, ${STORM_CONCURRENCY} at a time, after ${WARMUP_S} s of warm-up connects`);
-        const warm = await warmUpConnections(server, null, frames.slice(STORM * STORM_REPS, STORM * STORM_REPS + STORM_WARMUP), STORM_CONCURRENCY, WARMUP_S);
-        log(`    warm-up: ${int(warm.connects)} connects in ${warm.seconds.toFixed(2)} s`);
+        await stormWarmUp(server, null, frames);
         await waitIdle(server.pid);
         r.stormPlain = await storm(server, `${prefix}storm-plain`, null, frames.slice(0, STORM), STORM_CONCURRENCY);
         log(`    ${int(r.stormPlain.ok)} CONNACKs, server ${r.stormPlain.serverCpuS.toFixed(2)} CPU-s = ${int(r.stormPlain.perCpuS)} per CPU-s; ${r.stormPlain.failed} failed`);
@@ -1749,20 +1757,19 @@ async function main(): Promise<void> {
             (bareStorm ? `; ≥ ${TARGET_CONNACK_RATIO_BARE}× bare: ${verdict(s.perCpuS >= TARGET_CONNACK_RATIO_BARE * bareStorm.perCpuS)}` : "")
         : "",
     );
-    text(`   every repetition (the median is reported), CONNACKs per server CPU-s`, (r) => r.stormReps?.map(int).join(" / "));
+    text(`   every repetition (the median is reported), CONNACKs per server CPU-s`, (r) => r.storms?.map((x) => int(x.perCpuS)).join(" / "));
     row("   CONNACKs/s (wall)", (r) => r.storm?.perWallS, int);
     text("   server CPU-s (kernel part) / generator CPU-s / wall s", (r) => (r.storm ? `${r.storm.serverCpuS.toFixed(2)} (${r.storm.serverSysS.toFixed(2)}) / ${r.storm.genCpuS.toFixed(2)} / ${r.storm.wallS.toFixed(2)}` : undefined));
     text("   server CPU-s: main thread / other threads (GC helpers, libuv pool)", (r) => (r.storm ? `${r.storm.mainThreadCpuS.toFixed(2)} / ${r.storm.otherThreadsCpuS.toFixed(2)}` : undefined));
     text("   connect→CONNACK p50 / p99, ms", (r) => (r.storm ? `${ms(r.storm.p50Ms)} / ${ms(r.storm.p99Ms)}` : undefined));
-    text(
-      "   failures (every repetition; causes: the median one's)",
-      (r) => (r.storm ? `${r.stormFailed ?? r.storm.failed}${r.storm.failed === 0 ? "" : ` (${[...r.storm.failures].map(([k, v]) => `${v}× ${k}`).join("; ")})`}` : undefined),
-      s ? `0: ${verdict((mal?.stormFailed ?? s.failed) === 0)}` : "",
-    );
+    text("   failures (every repetition)", (r) => (r.storms ? failuresText(r.storms) : undefined), mal?.storms ? `0: ${verdict(mal.storms.every((x) => x.failed === 0))}` : "");
     text("   server preempted (involuntary switches)", (r) => (r.storm ? int(r.storm.preempted) : undefined));
     text("   others / server-core softirq / steal, %", (r) => (r.storm ? noiseText(r.storm.noise, r.storm.noiseSeconds) : undefined));
     // The first repetition's: later ones reuse the memory the first one's connections left behind (RSS rarely shrinks).
-    row("   RSS growth per open connection (first repetition), KB", (r) => (r.stormFirst ? ((r.stormFirst.rssAfterMiB - r.stormFirst.rssBeforeMiB) * 1024) / Math.max(1, r.stormFirst.ok) : undefined), (n) => n.toFixed(1));
+    row("   RSS growth per open connection (first repetition), KB", (r) => {
+      const first = r.storms?.[0];
+      return first ? ((first.rssAfterMiB - first.rssBeforeMiB) * 1024) / Math.max(1, first.ok) : undefined;
+    }, (n) => n.toFixed(1));
   }
   if (results.some((r) => r.stormPlain)) {
     row(`4b. Storm ${int(STORM)} over plain TCP: CONNACKs per server CPU-s (no target; the connect work without TLS)`, (r) => r.stormPlain?.perCpuS, int);
