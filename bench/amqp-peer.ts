@@ -22,8 +22,7 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 import rhea, { type EventContext, type Message, type Receiver, type Sender } from "rhea";
-import { serverTlsOptions } from "../src/tls/server-tls-options.js";
-import { send, serveCommands, TLS_SERVER_OPTIONS, usage } from "./harness.js";
+import { peerTlsOptions, send, serveCommands, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
 const { values } = parseArgs({
   options: {
@@ -147,8 +146,7 @@ const server = container.listen({
   host: values.host,
   port: 0,
   transport: "tls",
-  // The hub's TLS options (TLS 1.2, IoT Hub's suites, a client certificate requested), so the handshakes cost the same.
-  ...serverTlsOptions({ certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") }),
+  ...peerTlsOptions(cert, key),
   noDelay: true,
 } as never);
 // As the hub does for its AMQP sockets.

@@ -12,8 +12,10 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Server as NetServer } from "node:net";
+import type { TlsOptions } from "node:tls";
 import { createInterface } from "node:readline";
 import { HUB_CODE_VARIABLE, hubCode } from "./hub-code.js";
+import { serverTlsOptions } from "../src/tls/server-tls-options.js";
 
 /** The repository's root (the benchmarks run their children from it). */
 export const ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -247,6 +249,14 @@ export const TLS_SERVER_OPTIONS = {
   key: { type: "string" },
   host: { type: "string", default: "127.0.0.1" },
 } as const;
+
+/**
+ * The hub's TLS options (TLS 1.2 with IoT Hub's suites, a client certificate requested, no resumption) for a peer
+ * serving these PEM files, so its handshakes cost what the hub's do.
+ */
+export function peerTlsOptions(certFile: string, keyFile: string): TlsOptions {
+  return serverTlsOptions({ certPem: readFileSync(certFile, "utf8"), keyPem: readFileSync(keyFile, "utf8") });
+}
 
 /** Prints `usage: TEXT` on stderr and exits 2. */
 export function usage(text: string): never {

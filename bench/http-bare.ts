@@ -11,20 +11,17 @@
  * answers the stdin commands `{"cmd":"count"}` (`{"event":"done","count":N}`) and `{"cmd":"close"}`. When stdin ends
  * (the parent died) it closes and exits through process.exit, so `node --cpu-prof` writes its profile.
  */
-import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { serverTlsOptions } from "../src/tls/server-tls-options.js";
-import { send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
+import { peerTlsOptions, send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
 const { values } = parseArgs({ options: TLS_SERVER_OPTIONS });
 const { cert, key } = values;
 if (cert === undefined || key === undefined) usage("http-bare.ts --cert FILE --key FILE [--host 127.0.0.1]");
 
 let answered = 0;
-// The hub's TLS options (TLS 1.2, IoT Hub's suites, a client certificate requested), so the handshakes cost the same.
-const server = createServer({ ...serverTlsOptions({ certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") }), keepAliveTimeout: 72_000 }, (req, res) => {
+const server = createServer({ ...peerTlsOptions(cert, key), keepAliveTimeout: 72_000 }, (req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", () => {

@@ -13,8 +13,7 @@ import { createServer as createNetServer, type Socket } from "node:net";
 import { createServer } from "node:tls";
 import { parseArgs } from "node:util";
 import aedes from "aedes";
-import { serverTlsOptions } from "../src/tls/server-tls-options.js";
-import { listenOnFreePort, send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
+import { listenOnFreePort, peerTlsOptions, send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
 const { values } = parseArgs({ options: TLS_SERVER_OPTIONS });
 const { cert, key } = values;
@@ -29,8 +28,7 @@ function handle(socket: Socket): void {
   socket.setNoDelay(true);
   broker.handle(socket);
 }
-// The hub's TLS options (TLS 1.2, IoT Hub's suites, a client certificate requested), so the handshakes cost the same.
-const server = createServer(serverTlsOptions({ certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") }), handle);
+const server = createServer(peerTlsOptions(cert, key), handle);
 server.on("tlsClientError", () => undefined);
 const plainServer = createNetServer(handle);
 

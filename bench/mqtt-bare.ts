@@ -1,7 +1,7 @@
 /**
  * The bare-Node peer of `bench/mqtt-ingest.ts` (server kind `node-bare`): the floor any Node MQTT server pays. A
- * `node:tls` server with the TLS options of Malachite's listeners (serverTlsOptions, src/tls/server-tls-options.ts: the
- * same certificate and key, TLS 1.2 with IoT Hub's suites, a client certificate requested; Nagle off) that parses MQTT 3.1.1 by hand
+ * `node:tls` server with the TLS options of Malachite's listeners (peerTlsOptions: the same certificate and key, TLS 1.2
+ * with IoT Hub's suites, a client certificate requested; Nagle off) that parses MQTT 3.1.1 by hand
  * (fixed header and remaining length; no mqtt-packet) and does the least a broker must: CONNECT → CONNACK accepted,
  * QoS 1 PUBLISH → PUBACK on receipt, SUBSCRIBE → SUBACK granting what was asked, UNSUBSCRIBE → UNSUBACK, PINGREQ →
  * PINGRESP, DISCONNECT → close. The same handler also serves a plain node:net server on a second free port (the
@@ -14,12 +14,10 @@
  * Prints `{"event":"ready","pid":…,"port":…,"plainPort":…,"version":…,"openssl":…}` (Node's and OpenSSL's versions)
  * on stdout once both listen; exits when stdin ends (the parent closed it or died).
  */
-import { readFileSync } from "node:fs";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { createServer } from "node:tls";
 import { parseArgs } from "node:util";
-import { serverTlsOptions } from "../src/tls/server-tls-options.js";
-import { listenOnFreePort, send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
+import { listenOnFreePort, peerTlsOptions, send, TLS_SERVER_OPTIONS, usage } from "./harness.js";
 
 const { values } = parseArgs({ options: TLS_SERVER_OPTIONS });
 const { cert, key } = values;
@@ -129,7 +127,7 @@ function remainingLength(n: number): number[] {
   return bytes;
 }
 
-const server = createServer(serverTlsOptions({ certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") }), serve);
+const server = createServer(peerTlsOptions(cert, key), serve);
 server.on("tlsClientError", () => undefined);
 const plainServer = createNetServer(serve);
 
