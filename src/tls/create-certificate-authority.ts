@@ -1,5 +1,5 @@
 import { exportPrivateKeyPem, generateEcKeyPair, randomSerialNumber } from "./keys.js";
-import { x509 } from "./x509.js";
+import { loadX509 } from "./x509.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Ten years: a local CA is trusted once by hand (NODE_EXTRA_CA_CERTS, OS store) and should not need re-trusting. */
@@ -12,6 +12,7 @@ export async function createCertificateAuthority(
   commonName: string,
   now: Date = new Date(),
 ): Promise<{ certPem: string; keyPem: string }> {
+  const x509 = await loadX509();
   const keys = await generateEcKeyPair();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { BACKDATE_MS } from "./create-certificate-authority.js";
 import { exportPrivateKeyPem, generateEcKeyPair, importSigningKey, randomSerialNumber } from "./keys.js";
-import { x509 } from "./x509.js";
+import { loadX509 } from "./x509.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /**
@@ -22,6 +22,7 @@ export interface IssueServerCertificateOptions {
 export async function issueServerCertificate(
   options: IssueServerCertificateOptions,
 ): Promise<{ certPem: string; keyPem: string }> {
+  const x509 = await loadX509();
   const now = options.now ?? new Date();
   const names = options.names;
   if (names.length === 0) throw new Error("a server certificate needs at least one name");

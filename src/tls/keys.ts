@@ -1,5 +1,5 @@
 import { createPrivateKey, randomBytes, webcrypto } from "node:crypto";
-import { x509 } from "./x509.js";
+import { loadX509 } from "./x509.js";
 
 export type CryptoKey = webcrypto.CryptoKey;
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -13,6 +13,7 @@ export async function generateEcKeyPair(): Promise<CryptoKeyPair> {
 
 /** PKCS#8 PEM ("BEGIN PRIVATE KEY"), which `tls.createSecureContext` and `crypto.createPrivateKey` read. */
 export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
+  const x509 = await loadX509();
   const der = await webcrypto.subtle.exportKey("pkcs8", key);
   return `${x509.PemConverter.encode(der, "PRIVATE KEY")}\n`;
 }

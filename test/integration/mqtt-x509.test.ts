@@ -12,13 +12,16 @@ import deviceSdk from "azure-iot-device";
 import mqttSdk from "azure-iot-device-mqtt";
 import amqpSdk from "azure-iot-device-amqp";
 import { startTestHub, type TestHub } from "./harness/start-test-hub.js";
-import { x509 } from "../../src/tls/x509.js";
+import { loadX509 } from "../../src/tls/x509.js";
 import { exportPrivateKeyPem, generateEcKeyPair, randomSerialNumber, type CryptoKeyPair } from "../../src/tls/keys.js";
 import { runCaAdd } from "../../src/cli/ca-command.js";
 import { storedTelemetry } from "./harness/stored-telemetry.js";
 import { serviceRequest } from "./harness/service-request.js";
 import { within } from "./harness/within.js";
 import { createLogger } from "../../src/observability/logger.js";
+import type { Extension, X509Certificate as PeculiarCertificate } from "@peculiar/x509";
+
+const x509 = await loadX509();
 
 const { Registry } = iothub;
 const HOUR_MS = 60 * 60 * 1000;
@@ -28,7 +31,7 @@ const DAY_MS = 24 * HOUR_MS;
 interface Credential {
   readonly certPem: string;
   readonly keyPem: string;
-  readonly cert: x509.X509Certificate;
+  readonly cert: PeculiarCertificate;
   readonly keys: CryptoKeyPair;
   /** SHA-1 and SHA-256 thumbprints as IoT Hub shows them (upper-case hex). */
   readonly sha1: string;
@@ -42,7 +45,7 @@ interface Credential {
 async function makeCertificate(commonName: string, options: { issuer?: Credential; ca?: boolean } = {}): Promise<Credential> {
   const keys = await generateEcKeyPair();
   const now = Date.now();
-  const extensions: x509.Extension[] = options.ca
+  const extensions: Extension[] = options.ca
     ? [
         new x509.BasicConstraintsExtension(true, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
@@ -55,7 +58,7 @@ async function makeCertificate(commonName: string, options: { issuer?: Credentia
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
   const validity = { notBefore: new Date(now - HOUR_MS), notAfter: new Date(now + 30 * DAY_MS) };
   const signingAlgorithm = { name: "ECDSA", hash: "SHA-256" };
-  let cert: x509.X509Certificate;
+  let cert: PeculiarCertificate;
   if (options.issuer === undefined) {
     cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: randomSerialNumber(), name: `CN=${commonName}`, keys, signingAlgorithm, extensions, ...validity });
   } else {

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { MemoryStore } from "../../storage/memory/memory-store.js";
-import { x509 } from "../../tls/x509.js";
+import { loadX509 } from "../../tls/x509.js";
 import { generateEcKeyPair, randomSerialNumber, type CryptoKeyPair } from "../../tls/keys.js";
 import { HubError, type HubErrorName } from "../errors/index.js";
 import type { Authentication, IdentityEntry } from "../ports/store.js";
@@ -12,6 +12,9 @@ import { DeviceAuth, type DeviceAuthResult } from "./device-auth.js";
 import { renderConnectionAuthMethod } from "./device-auth-method.js";
 import type { SharedAccessPolicy } from "./rights.js";
 import { createSasToken } from "./sas-token.js";
+import type { JsonName, X509Certificate as PeculiarCertificate } from "@peculiar/x509";
+
+const x509 = await loadX509();
 
 // The SDK's own test vectors (device-protocol.md §1.2): key = base64("0123456789abcdef0123456789abcdef"), se = 1700000000.
 const HOST = "myhub.azure-devices.net";
@@ -276,7 +279,7 @@ test("refusals never echo the signature or a key", async () => {
 
 interface TestCert {
   readonly node: X509Certificate;
-  readonly peculiar: x509.X509Certificate;
+  readonly peculiar: PeculiarCertificate;
   readonly keys: CryptoKeyPair;
   readonly sha1: string;
   readonly sha256: string;
@@ -291,7 +294,7 @@ async function makeCert(options: { cn: string; issuer?: TestCert; ca?: boolean; 
     signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
     extensions: [new x509.BasicConstraintsExtension(options.ca ?? false, undefined, true)],
   };
-  const name: x509.JsonName = [{ CN: [options.cn] }, { O: ["Malachite tests"] }];
+  const name: JsonName = [{ CN: [options.cn] }, { O: ["Malachite tests"] }];
   const peculiar =
     options.issuer === undefined
       ? await x509.X509CertificateGenerator.createSelfSigned({ ...common, name, keys })

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, X509Certificate } from "node:crypto";
-import { x509 } from "../../tls/x509.js";
+import { loadX509 } from "../../tls/x509.js";
 import { generateEcKeyPair, randomSerialNumber, type CryptoKeyPair } from "../../tls/keys.js";
 import {
   certificateThumbprints,
@@ -11,6 +11,9 @@ import {
   validityState,
   verifyChain,
 } from "./x509-identity.js";
+import type { JsonName, X509Certificate as PeculiarCertificate } from "@peculiar/x509";
+
+const x509 = await loadX509();
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -19,7 +22,7 @@ const NOW = Date.UTC(2031, 4, 6, 7, 8, 9);
 
 interface TestCert {
   readonly node: X509Certificate;
-  readonly peculiar: x509.X509Certificate;
+  readonly peculiar: PeculiarCertificate;
   readonly keys: CryptoKeyPair;
 }
 
@@ -27,7 +30,7 @@ const ALG = { name: "ECDSA", hash: "SHA-256" } as const;
 
 /** Makes a certificate: self-signed without `issuer`, else signed by it. */
 async function makeCert(options: {
-  subject: x509.JsonName | string;
+  subject: JsonName | string;
   issuer?: TestCert;
   ca?: boolean;
   notBefore?: number;

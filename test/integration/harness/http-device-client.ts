@@ -4,9 +4,11 @@ import deviceSdk from "azure-iot-device";
 import httpSdk from "azure-iot-device-http";
 import { createSasToken } from "../../../src/hub/index.js";
 import type { RunningHub } from "../../../src/app.js";
-import { x509 } from "../../../src/tls/x509.js";
+import { loadX509 } from "../../../src/tls/x509.js";
 import { exportPrivateKeyPem, generateEcKeyPair, randomSerialNumber } from "../../../src/tls/keys.js";
 import type { RawResponse } from "./service-request.js";
+
+const x509 = await loadX509();
 
 export type DeviceClient = InstanceType<typeof deviceSdk.Client>;
 
