@@ -19,9 +19,18 @@ export interface ConnectionAuthMethod {
   readonly acceptingIpFilterRule: null;
 }
 
+/** The few texts there are, each rendered once: every connection carries one, and the resource logs keep it per identity. */
+const rendered = new Map<string, string>();
+
 /** The JSON text IoT Hub writes, members in its order (scope, type, issuer, acceptingIpFilterRule). */
 export function renderConnectionAuthMethod(method: ConnectionAuthMethod): string {
-  return JSON.stringify({ scope: method.scope, type: method.type, issuer: method.issuer, acceptingIpFilterRule: method.acceptingIpFilterRule });
+  const key = `${method.scope} ${method.type} ${method.issuer}`;
+  let text = rendered.get(key);
+  if (text === undefined) {
+    text = JSON.stringify({ scope: method.scope, type: method.type, issuer: method.issuer, acceptingIpFilterRule: method.acceptingIpFilterRule });
+    rendered.set(key, text);
+  }
+  return text;
 }
 
 export function sasAuthMethod(scope: ConnectionAuthMethod["scope"]): ConnectionAuthMethod {
