@@ -64,3 +64,18 @@ test("stores import only the core's port types", () => {
   }
   assert.deepEqual(problems, []);
 });
+
+test("src/ loads only built-ins and the packages package.json lists as dependencies (devDependencies are not installed with it)", () => {
+  const manifest = JSON.parse(readFileSync(resolve(src, "../package.json"), "utf8")) as { dependencies: Record<string, string> };
+  const problems: string[] = [];
+  for (const file of sources(src)) {
+    const text = readFileSync(file, "utf8");
+    const dynamic = [...text.matchAll(/\bimport\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!);
+    for (const spec of [...imports(file), ...dynamic]) {
+      if (spec.startsWith(".") || spec.startsWith("node:")) continue;
+      const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
+      if (!(name in manifest.dependencies)) problems.push(`${relative(src, file)} -> ${spec}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});

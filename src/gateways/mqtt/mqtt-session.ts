@@ -1,6 +1,5 @@
 import type { Duplex } from "node:stream";
 import type { X509Certificate } from "node:crypto";
-import mqtt from "mqtt-packet";
 import {
   HubError,
   isDropFault,
@@ -19,7 +18,7 @@ import { parseUsername, type MqttUsername } from "./username.js";
 import { formatPropertyBag } from "./property-bag.js";
 import { c2dTopic, desiredPatchTopic, grantQos, methodRequestTopic, parsePublishTopic, parseSubscribeFilter, twinResponseTopic, type SubscribeTarget } from "./topics.js";
 import type { SubscriptionStore } from "./subscription-store.js";
-import { createPacketParser } from "./packet-parser.js";
+import { PacketDecoder, type ClientPacket, type ConnectPacket, type PublishPacket, type SubscribePacket } from "./packet-decoder.js";
 import { connackFrame, pingrespFrame, pubackFrame, publishFrame, subackFrame, unsubackFrame } from "./server-frames.js";
 
 export interface MqttSessionDeps {
@@ -50,7 +49,14 @@ export class MqttSession implements DeviceLink {
   readonly #deps: MqttSessionDeps;
   readonly #stream: Duplex;
   readonly #peerChain: readonly X509Certificate[];
-  readonly #parser = createPacketParser({ protocolVersion: 4 });
+  readonly #decoder = new PacketDecoder({
+    maxPacketBytes: MAX_PACKET,
+    onPacket: (packet) => {
+      this.#lastPacketAt = this.#deps.hub.clock.now();
+      this.#queue = this.#queue.then(() => this.#onPacket(packet)).catch((error: unknown) => this.#fail(error));
+    },
+    onError: (message, tooLarge) => this.#refuse(tooLarge ? "MQTT packet larger than IoT Hub accepts" : `Malformed MQTT packet: ${message}`),
+  });
   #connection: DeviceConnection | undefined;
   #ctx: CallContext | undefined;
   /** `deviceId[/moduleId]` once authenticated, for logs. */
@@ -89,20 +95,10 @@ export class MqttSession implements DeviceLink {
     this.#peerChain = peerChain;
     this.#ipAddress = ipAddress;
     this.#lastPacketAt = deps.hub.clock.now();
-    this.#parser.on("packet", (packet: mqtt.Packet) => {
-      this.#lastPacketAt = this.#deps.hub.clock.now();
-      // A packet that arrived whole in one chunk (a WebSocket frame can be that large) never shows in the check below.
-      if ((packet.length ?? 0) > MAX_PACKET) return this.#refuse("MQTT packet larger than IoT Hub accepts");
-      this.#queue = this.#queue.then(() => this.#onPacket(packet)).catch((error: unknown) => this.#fail(error));
-    });
-    this.#parser.on("error", (error: Error) => this.#refuse(`Malformed MQTT packet: ${error.message}`));
+    // The decoder refuses a packet whose remaining-length field announces more than MAX_PACKET as soon as it reads
+    // it, before buffering any of the 256 MB the field allows.
     stream.on("data", (chunk: Buffer) => {
-      if (this.#closed) return;
-      this.#parser.parse(chunk);
-      // mqtt-packet buffers a packet until it is complete; refuse one that announces (in its remaining-length field)
-      // or grows past any legal size, before buffering up to the 256 MB the field allows.
-      const pending = this.#parser as unknown as { _list: { length: number }; packet: { length: number } };
-      if (pending._list.length > MAX_PACKET || pending.packet.length > MAX_PACKET) this.#refuse("MQTT packet larger than IoT Hub accepts");
+      if (!this.#closed) this.#decoder.push(chunk);
     });
     stream.on("error", () => this.#end());
     stream.on("close", () => this.#end());
@@ -111,7 +107,7 @@ export class MqttSession implements DeviceLink {
     });
   }
 
-  async #onPacket(packet: mqtt.Packet): Promise<void> {
+  async #onPacket(packet: ClientPacket): Promise<void> {
     if (this.#closed) return;
     if (packet.cmd === "connect") return this.#onConnect(packet);
     if (this.#ctx === undefined) return this.#refuse(`${packet.cmd} before CONNECT`);
@@ -126,7 +122,7 @@ export class MqttSession implements DeviceLink {
           if (target.kind !== "forbidden") this.#filters.delete(target.kind);
         }
         await this.#saveSubscriptions();
-        return this.#send(unsubackFrame(packet.messageId!));
+        return this.#send(unsubackFrame(packet.messageId));
       case "pingreq":
         return this.#send(pingrespFrame());
       case "puback":
@@ -138,7 +134,7 @@ export class MqttSession implements DeviceLink {
     }
   }
 
-  async #onConnect(packet: mqtt.IConnectPacket): Promise<void> {
+  async #onConnect(packet: ConnectPacket): Promise<void> {
     const hub = this.#deps.hub;
     if (this.#ctx !== undefined) return this.#refuse("A second CONNECT on one connection");
     if (packet.protocolVersion !== 4) return this.#connack(1, "Only MQTT 3.1.1 is supported");
@@ -177,7 +173,7 @@ export class MqttSession implements DeviceLink {
       this.#send(connackFrame(stored !== undefined, 0));
       this.#connectTimer?.cancel();
       this.#connectTimer = undefined;
-      this.#scheduleKeepAlive(packet.keepalive ?? 0);
+      this.#scheduleKeepAlive(packet.keepalive);
       if (auth.expiresAt !== undefined) {
         // The token was judged on wall time; its remaining life runs on the hub clock, so tests can reach it.
         const remaining = auth.expiresAt - Date.now();
@@ -194,7 +190,7 @@ export class MqttSession implements DeviceLink {
     }
   }
 
-  async #onPublish(packet: mqtt.IPublishPacket): Promise<void> {
+  async #onPublish(packet: PublishPacket): Promise<void> {
     const hub = this.#deps.hub;
     const ctx = this.#ctx!;
     if (packet.qos === 2) return this.#refuse("IoT Hub does not support QoS 2");
@@ -204,7 +200,7 @@ export class MqttSession implements DeviceLink {
     } catch (error) {
       return this.#refuse(`Invalid telemetry topic '${packet.topic}': ${(error as Error).message}`);
     }
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const payload = packet.payload;
     switch (target.kind) {
       case "telemetry": {
         const system: Record<string, string> = { ...(target.properties.system as Record<string, string>) };
@@ -263,7 +259,7 @@ export class MqttSession implements DeviceLink {
     this.#publish(twinResponseTopic(reply.status, rid, reply.version), Buffer.from(reply.body));
   }
 
-  async #onSubscribe(packet: mqtt.ISubscribePacket): Promise<void> {
+  async #onSubscribe(packet: SubscribePacket): Promise<void> {
     const granted: number[] = [];
     for (const subscription of packet.subscriptions) {
       const target = parseSubscribeFilter(subscription.topic, this.#identity());
@@ -273,7 +269,7 @@ export class MqttSession implements DeviceLink {
       granted.push(grantQos(subscription.qos));
     }
     await this.#saveSubscriptions();
-    this.#send(subackFrame(packet.messageId!, granted));
+    this.#send(subackFrame(packet.messageId, granted));
     this.#connection?.subscriptionsChanged();
     if (this.#filters.has("c2d")) void this.#pullC2d();
   }
