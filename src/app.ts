@@ -162,7 +162,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<RunningHu
         ? undefined
         : createHubMetricsEndpoint({ hub, totalDeviceCount: async () => (await store.countDevices()).total, reportError: (error) => logger.error({ err: error }, "Metrics scrape failed") });
     if (metrics !== undefined) closers.unshift(() => metrics.close());
-    const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: new SettingSubscriptionStore(store) });
+    const mqtt = createMqttGateway({ hub, logger, tls, subscriptions: await SettingSubscriptionStore.open(store) });
     const amqp = createAmqpGateway({ hub, logger, tls, eventHubName: config.hubName });
     const http = createHttpGateway({
       hub,

@@ -17,12 +17,15 @@ test("MQTT sessions survive a restart of the store, per identity, and clear on C
     await sessions.save({ deviceId: "d1", moduleId: "m1" }, ["methods"]);
     await first.close();
     const second = SqliteStore.open({ path });
-    const reopened = new SettingSubscriptionStore(second);
-    assert.deepEqual(await reopened.load({ deviceId: "d1", moduleId: "" }), ["twinResponses", "desiredUpdates"]);
-    assert.deepEqual(await reopened.load({ deviceId: "d1", moduleId: "m1" }), ["methods"]);
-    assert.equal(await reopened.load({ deviceId: "d2", moduleId: "" }), undefined);
+    for (const reopened of [new SettingSubscriptionStore(second), await SettingSubscriptionStore.open(second)]) {
+      assert.deepEqual(await reopened.load({ deviceId: "d1", moduleId: "" }), ["twinResponses", "desiredUpdates"]);
+      assert.deepEqual(await reopened.load({ deviceId: "d1", moduleId: "m1" }), ["methods"]);
+      assert.equal(await reopened.load({ deviceId: "d2", moduleId: "" }), undefined);
+    }
+    const reopened = await SettingSubscriptionStore.open(second);
     await reopened.clear({ deviceId: "d1", moduleId: "" });
     assert.equal(await reopened.load({ deviceId: "d1", moduleId: "" }), undefined);
+    assert.equal(await (await SettingSubscriptionStore.open(second)).load({ deviceId: "d1", moduleId: "" }), undefined, "cleared in the store too");
     await second.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -80,4 +83,41 @@ test("MQTT sessions: reads once per identity, skips writes that change nothing, 
   release();
   assert.equal(await stale, undefined);
   assert.deepEqual(await sessions.load(d2), ["c2d"]);
+});
+
+test("MQTT sessions opened whole: no connect reads the store, writes still go through, and a load during a write answers what it replaces", async () => {
+  const store = new MemoryStore();
+  await store.putSetting('mqtt-session:["d1",""]', ["methods"]);
+  await store.putSetting("policies", []); // another setting: not a session
+  let reads = 0;
+  const getSetting = store.getSetting.bind(store);
+  const putSetting = store.putSetting.bind(store);
+  store.getSetting = (name) => (reads++, getSetting(name));
+  const sessions = await SettingSubscriptionStore.open(store);
+  const d1 = { deviceId: "d1", moduleId: "" };
+  const d2 = { deviceId: "d2", moduleId: "" };
+
+  assert.deepEqual(await sessions.load(d1), ["methods"]);
+  assert.equal(await sessions.load(d2), undefined);
+  assert.equal(await sessions.load({ deviceId: "d1", moduleId: "m" }), undefined);
+  await sessions.clear(d2); // CleanSession on every CONNECT of a device that has none: nothing to write
+  assert.equal(await getSetting('mqtt-session:["d2",""]'), undefined);
+  assert.equal(reads, 0);
+
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  store.putSetting = async (name, value) => {
+    await gate;
+    return putSetting(name, value);
+  };
+  const saving = sessions.save(d1, ["methods", "c2d"]);
+  assert.deepEqual(await sessions.load(d1), ["methods"], "while the write is under way");
+  release();
+  await saving;
+  assert.deepEqual(await sessions.load(d1), ["methods", "c2d"]);
+  assert.deepEqual(await getSetting('mqtt-session:["d1",""]'), ["methods", "c2d"]);
+  await sessions.clear(d1);
+  assert.equal(await sessions.load(d1), undefined);
+  assert.equal(await getSetting('mqtt-session:["d1",""]'), undefined);
+  assert.equal(reads, 0);
 });

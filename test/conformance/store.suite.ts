@@ -356,6 +356,16 @@ export function storeConformance(name: string, open: OpenStore, reopen?: ReopenS
           assert.equal(await store.getSetting("s"), undefined);
         }));
 
+      test("listSettings lists the settings a prefix starts, in name order, with their values", () =>
+        withStore(async (store) => {
+          // Neighbours on both sides of the prefix in byte order ('9' < ':' < ';'), and one name that is the prefix alone.
+          for (const name of ["s:b", "s9", "s:a", "s;", "s:", "t:a", "s:ä"]) await store.putSetting(name, { name });
+          assert.deepEqual(await store.listSettings("s:"), ["s:", "s:a", "s:b", "s:ä"].map((name) => ({ name, value: { name } })));
+          await store.putSetting("s:a", undefined);
+          assert.deepEqual((await store.listSettings("s:")).map((s) => s.name), ["s:", "s:b", "s:ä"]);
+          assert.deepEqual(await store.listSettings("none:"), []);
+        }));
+
       test("settings and identities do not interfere", () =>
         withStore(async (store) => {
           await store.putSetting("d1", { x: 1 });

@@ -113,6 +113,14 @@ export class MemoryStore implements Store {
     else this.settings.set(name, toJson(value));
   }
 
+  async listSettings(prefix: string): Promise<Array<{ name: string; value: unknown }>> {
+    this.assertOpen();
+    return [...this.settings]
+      .filter(([name]) => name.startsWith(prefix))
+      .sort(([a], [b]) => compareCodePoints(a, b))
+      .map(([name, json]) => ({ name, value: JSON.parse(json) as unknown }));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -63,6 +63,7 @@ export class SqliteStore implements Store {
   private readonly selectSetting: Database.Statement<[string], string>;
   private readonly upsertSetting: Database.Statement<[string, string]>;
   private readonly deleteSetting: Database.Statement<[string]>;
+  private readonly selectSettingRange: Database.Statement<[string, string], { name: string; value: string }>;
   private readonly applyWrites: Database.Transaction<(writes: readonly StoreWrite[]) => void>;
 
   private constructor(private readonly db: Database.Database) {
@@ -101,6 +102,9 @@ export class SqliteStore implements Store {
       "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
     );
     this.deleteSetting = db.prepare("DELETE FROM settings WHERE name = ?");
+    // A range on the primary key: the names from the prefix up to (not including) the prefix with its last character
+    // raised by one are exactly the names that start with it.
+    this.selectSettingRange = db.prepare("SELECT name, value FROM settings WHERE name >= ? AND name < ? ORDER BY name");
     // One transaction per write() call: a throw anywhere (e.g. a record JSON.stringify rejects) rolls back the batch.
     this.applyWrites = db.transaction((writes: readonly StoreWrite[]) => {
       for (const write of writes) {
@@ -179,6 +183,10 @@ export class SqliteStore implements Store {
     else this.upsertSetting.run(name, toJson(value));
   }
 
+  async listSettings(prefix: string): Promise<Array<{ name: string; value: unknown }>> {
+    return this.selectSettingRange.all(prefix, prefixEnd(prefix)).map(({ name, value }) => ({ name, value: JSON.parse(value) as unknown }));
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -198,4 +206,11 @@ function parseEntries(rows: readonly string[]): IdentityEntry[] {
   const entries = new Array<IdentityEntry>(rows.length);
   for (let i = 0; i < rows.length; i++) entries[i] = JSON.parse(rows[i]!) as IdentityEntry;
   return entries;
+}
+
+/** The first name after every name that starts with `prefix`: its last character raised by one (an ASCII prefix). */
+function prefixEnd(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (prefix === "" || last >= 0x7f) throw new RangeError(`listSettings wants a non-empty ASCII prefix, not ${JSON.stringify(prefix)}`);
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
 }
