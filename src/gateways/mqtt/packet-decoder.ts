@@ -210,15 +210,16 @@ export class PacketDecoder {
   #decode(buf: Buffer, at: number, bodyAt: number, bodyLength: number): void {
     const cmd = NAMES[buf[at]! >> 4]!;
     const flags = buf[at]! & 0x0f;
+    let packet: ClientPacket;
     try {
       const body = new Reader(buf, bodyAt, bodyAt + bodyLength);
-      const packet = decodeBody(cmd, flags, body);
+      packet = decodeBody(cmd, flags, body);
       if (body.left() !== 0) throw new Malformed(`${body.left()} bytes follow the end of the ${cmd} packet`);
-      this.#options.onPacket(packet);
     } catch (error) {
       if (!(error instanceof Malformed)) throw error;
-      this.#fail(`${cmd} packet: ${error.message}`, false);
+      return this.#fail(`${cmd} packet: ${error.message}`, false);
     }
+    this.#options.onPacket(packet);
   }
 
   #fail(message: string, tooLarge: boolean): undefined {
