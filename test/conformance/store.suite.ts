@@ -364,6 +364,7 @@ export function storeConformance(name: string, open: OpenStore, reopen?: ReopenS
           await store.putSetting("s:a", undefined);
           assert.deepEqual((await store.listSettings("s:")).map((s) => s.name), ["s:", "s:b", "s:ä"]);
           assert.deepEqual(await store.listSettings("none:"), []);
+          for (const prefix of ["", "ä:", "s\u0000"]) await assert.rejects(store.listSettings(prefix), RangeError, JSON.stringify(prefix));
         }));
 
       test("settings and identities do not interfere", () =>

@@ -109,7 +109,7 @@ export interface Store {
   /** Small key-value documents the hub keeps (e.g. its shared access policies). */
   getSetting(name: string): Promise<unknown | undefined>;
   putSetting(name: string, value: unknown): Promise<void>;
-  /** Every setting whose name starts with `prefix` (ASCII), in name order (code point order, as scans are). */
+  /** Every setting whose name starts with `prefix` (non-empty, printable ASCII), in name order (code point order, as scans are). */
   listSettings(prefix: string): Promise<Array<{ name: string; value: unknown }>>;
   close(): Promise<void>;
 }

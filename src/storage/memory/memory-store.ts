@@ -8,6 +8,7 @@ import type {
   StoreWrite,
 } from "../../hub/ports/store.js";
 import { compareCodePoints } from "./compare-code-points.js";
+import { settingPrefixEnd } from "../setting-prefix-end.js";
 
 /** One stored entry. It is kept as JSON text so neither writers nor readers can reach stored state by reference. */
 interface Row {
@@ -115,8 +116,9 @@ export class MemoryStore implements Store {
 
   async listSettings(prefix: string): Promise<Array<{ name: string; value: unknown }>> {
     this.assertOpen();
+    const end = settingPrefixEnd(prefix);
     return [...this.settings]
-      .filter(([name]) => name.startsWith(prefix))
+      .filter(([name]) => compareCodePoints(name, prefix) >= 0 && compareCodePoints(name, end) < 0)
       .sort(([a], [b]) => compareCodePoints(a, b))
       .map(([name, json]) => ({ name, value: JSON.parse(json) as unknown }));
   }

@@ -10,6 +10,7 @@ import type {
   StoreWrite,
 } from "../../hub/ports/store.js";
 import { migrations } from "./migrations.js";
+import { settingPrefixEnd } from "../setting-prefix-end.js";
 
 export interface SqliteStoreOptions {
   /** A database file, created if missing, or ":memory:". */
@@ -102,8 +103,7 @@ export class SqliteStore implements Store {
       "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
     );
     this.deleteSetting = db.prepare("DELETE FROM settings WHERE name = ?");
-    // A range on the primary key: the names from the prefix up to (not including) the prefix with its last character
-    // raised by one are exactly the names that start with it.
+    // A range on the primary key (see settingPrefixEnd).
     this.selectSettingRange = db.prepare("SELECT name, value FROM settings WHERE name >= ? AND name < ? ORDER BY name");
     // One transaction per write() call: a throw anywhere (e.g. a record JSON.stringify rejects) rolls back the batch.
     this.applyWrites = db.transaction((writes: readonly StoreWrite[]) => {
@@ -184,7 +184,7 @@ export class SqliteStore implements Store {
   }
 
   async listSettings(prefix: string): Promise<Array<{ name: string; value: unknown }>> {
-    return this.selectSettingRange.all(prefix, prefixEnd(prefix)).map(({ name, value }) => ({ name, value: JSON.parse(value) as unknown }));
+    return this.selectSettingRange.all(prefix, settingPrefixEnd(prefix)).map(({ name, value }) => ({ name, value: JSON.parse(value) as unknown }));
   }
 
   async close(): Promise<void> {
@@ -206,11 +206,4 @@ function parseEntries(rows: readonly string[]): IdentityEntry[] {
   const entries = new Array<IdentityEntry>(rows.length);
   for (let i = 0; i < rows.length; i++) entries[i] = JSON.parse(rows[i]!) as IdentityEntry;
   return entries;
-}
-
-/** The first name after every name that starts with `prefix`: its last character raised by one (an ASCII prefix). */
-function prefixEnd(prefix: string): string {
-  const last = prefix.charCodeAt(prefix.length - 1);
-  if (prefix === "" || last >= 0x7f) throw new RangeError(`listSettings wants a non-empty ASCII prefix, not ${JSON.stringify(prefix)}`);
-  return prefix.slice(0, -1) + String.fromCharCode(last + 1);
 }
