@@ -1514,9 +1514,12 @@ interface ServerResults {
  */
 async function stormPhase(results: ServerResults[], workDir: string, tlsDir: string, caPem: string, context: SecureContext, devices: readonly Device[]): Promise<void> {
   const live: Array<{ r: ServerResults; server: Server; frames: Buffer[]; prefix: string; reps: StormResult[] }> = [];
+  // A data directory of its own: the earlier scenarios' hub left its devices in the first one.
+  const stormDir = join(workDir, "storm");
+  mkdirSync(stormDir, { recursive: true });
   try {
     for (const kind of SERVERS) {
-      const server = await startServer(kind, workDir, tlsDir);
+      const server = await startServer(kind, stormDir, tlsDir);
       let r = results.find((x) => x.server.kind === kind);
       if (r === undefined) results.push((r = { server }));
       log(`${server.label} for the storm (pid ${server.pid}, port ${server.port})`);
