@@ -1509,7 +1509,7 @@ interface ServerResults {
  * repetitions go round the servers in turn (warm-up and repetition 1 on each, then repetition 2 on each, …), so each
  * server's k-th storm runs within a minute of the others' and all see the same minutes of this box. One server's storms
  * back to back, minutes before or after the next server's, read this box's drift as a difference between servers:
- * bare Node alone read 1,116 to 1,742 CONNACKs per CPU-s in one afternoon. Idle servers use no CPU, so one server's
+ * bare Node alone read 1,114 to 1,992 CONNACKs per CPU-s (single repetitions) in one afternoon. Idle servers use no CPU, so one server's
  * storm is not disturbed by the others being up.
  */
 async function stormPhase(results: ServerResults[], workDir: string, tlsDir: string, caPem: string, context: SecureContext, devices: readonly Device[]): Promise<void> {
