@@ -1507,10 +1507,10 @@ interface ServerResults {
 /**
  * Scenario 4 with every server up at once: each is started afresh (the hub with its devices created), then the
  * repetitions go round the servers in turn (warm-up and repetition 1 on each, then repetition 2 on each, …), so each
- * server's k-th storm runs within a minute of the others' and all see the same minutes of this box. One server's storms
- * back to back, minutes before or after the next server's, read this box's drift as a difference between servers:
- * bare Node alone read 1,114 to 1,992 CONNACKs per CPU-s (single repetitions) in one afternoon. Idle servers use no CPU, so one server's
- * storm is not disturbed by the others being up.
+ * server's k-th storm runs within a minute of the others' and all see the same minutes of this box. One server's
+ * storms back to back, minutes before or after the next server's, read this box's drift as a difference between
+ * servers: bare Node alone read 1,114 to 1,992 CONNACKs per CPU-s (single repetitions) in one afternoon. Idle servers
+ * use no CPU, so one server's storm is not disturbed by the others being up.
  */
 async function stormPhase(results: ServerResults[], workDir: string, tlsDir: string, caPem: string, context: SecureContext, devices: readonly Device[]): Promise<void> {
   const live: Array<{ r: ServerResults; server: Server; frames: Buffer[]; prefix: string; reps: StormResult[] }> = [];
