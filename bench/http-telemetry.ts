@@ -26,7 +26,7 @@ import { createSasToken } from "../src/hub/index.js";
 import { SqliteTelemetryLog } from "../src/storage/sqlite/sqlite-telemetry-log.js";
 import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
 import { createSasDevices, newDeviceKey, type Device } from "./devices.js";
-import { API, benchCommand, type CommitStats, cpuTimes, involuntarySwitches, log, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, requestText, runMain, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
+import { API, benchCommand, type CommitStats, cpuTimes, involuntarySwitches, log, type MeasuredServer, medianBy, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, requestText, runMain, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
 import { commonOptions, commonValues, helpOrContinue, listOption, positiveInt } from "./options.js";
 import { formatTable, int, ms, noiseText, pct, ratio, verdict } from "./report.js";
 import { writeTlsFiles } from "./tls-files.js";
@@ -436,7 +436,7 @@ async function main(): Promise<void> {
   for (const kind of KINDS) {
     const { server, createS } = started.get(kind)!;
     const rs = runs.get(kind)!;
-    const median = [...rs].sort((a, b) => a.perS - b.perS)[Math.floor((rs.length - 1) / 2)]!;
+    const median = medianBy(rs, (r) => r.perS);
     const peak = peakRssMiB(server.pid);
     await waitIdle(server.pid);
     await server.close();

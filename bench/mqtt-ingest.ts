@@ -43,7 +43,7 @@ import { writeProfileSummaries } from "./cpuprofile-top.js";
 import { IOT_HUB_CIPHERS } from "../src/tls/server-tls-options.js";
 import { createSasDevices, type Device, makeDevices } from "./devices.js";
 import { distHubArgv, distHubEnv, startDistHub } from "./dist-hub.js";
-import { API, benchCommand, buildDist, listenOnFreePort, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, log, type MachineTimes, type MeasuredServer, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, threadCpuSeconds, sh, sharedAccessKey, sleep, startJsonChild, startRun, tsxArgv, waitIdle } from "./harness.js";
+import { API, benchCommand, buildDist, type CommitStats, cpuSeconds, cpuTimes, exitOf, involuntarySwitches, type JsonChild, listenOnFreePort, log, type MachineTimes, type MeasuredServer, medianBy, type Noise, noiseBetween, peakRssMiB, pkgVersion, quantile, rssMiB, runMain, sh, sharedAccessKey, sleep, startJsonChild, startRun, threadCpuSeconds, tsxArgv, waitIdle } from "./harness.js";
 import { connectFrame, DISCONNECT, MqttPacketReader, MqttSubscriber } from "./mqtt-wire.js";
 import { commonOptions, commonValues, helpOrContinue, listOption, positiveInt } from "./options.js";
 import { formatTable, int, ms, noiseText, pct, ratio, verdict } from "./report.js";
@@ -1505,6 +1505,24 @@ interface ServerResults {
 }
 
 /**
+ * The devices' CONNECT frames for `server` (with its host name, and SAS where it checks it), after creating the
+ * devices on a hub; `createS` is how long that took (undefined for the peers, which have no registry).
+ */
+async function connectFrames(server: Server, caPem: string, devices: readonly Device[]): Promise<{ frames: Buffer[]; createS: number | undefined }> {
+  let createS: number | undefined;
+  if ("httpsPort" in server) {
+    createS = (await createDevices(server as HubServer, caPem, devices)).seconds;
+    log(`  ${int(devices.length)} devices created in ${createS.toFixed(2)} s`);
+  }
+  return { frames: devices.map((d) => connectFrame(hostNameOf(server), d, { sas: server.sas })), createS };
+}
+
+/** The host name devices put in their CONNECT: the hub's own, or the address the peers listen on. */
+function hostNameOf(server: Server): string {
+  return "hostName" in server ? String(server.hostName) : HOST;
+}
+
+/**
  * Scenario 4 with every server up at once: each is started afresh (the hub with its devices created), then the
  * repetitions go round the servers in turn (warm-up and repetition 1 on each, then repetition 2 on each, …), so each
  * server's k-th storm runs within a minute of the others' and all see the same minutes of this box. One server's
@@ -1523,12 +1541,7 @@ async function stormPhase(results: ServerResults[], workDir: string, tlsDir: str
       let r = results.find((x) => x.server.kind === kind);
       if (r === undefined) results.push((r = { server }));
       log(`${server.label} for the storm (pid ${server.pid}, port ${server.port})`);
-      if ("httpsPort" in server) {
-        const created = await createDevices(server as HubServer, caPem, devices);
-        log(`  ${int(devices.length)} devices created in ${created.seconds.toFixed(2)} s`);
-      }
-      const hostName = "hostName" in server ? String(server.hostName) : HOST;
-      const frames = devices.map((d) => connectFrame(hostName, d, { sas: server.sas }));
+      const { frames } = await connectFrames(server, caPem, devices);
       live.push({ r, server, frames, prefix: kind === "malachite" ? "" : `${kind}-`, reps: [] });
     }
     log(`  4. connection storm: ${int(STORM)} TLS connects + CONNECT (with SAS where the server checks it), ${STORM_CONCURRENCY} at a time, after ${WARMUP_S} s of warm-up connects; ${STORM_REPS} repetitions, taken in turn`);
@@ -1557,7 +1570,7 @@ async function stormPhase(results: ServerResults[], workDir: string, tlsDir: str
   }
   for (const { r, reps } of live) {
     r.storms = reps;
-    r.storm = [...reps].sort((a, b) => a.perCpuS - b.perCpuS)[Math.floor((reps.length - 1) / 2)];
+    r.storm = medianBy(reps, (x) => x.perCpuS);
   }
 }
 
@@ -1589,13 +1602,8 @@ async function main(): Promise<void> {
     const r: ServerResults = { server };
     results.push(r);
     log(`${server.label} (pid ${server.pid}, port ${server.port}; ${server.durability})`);
-    const hostName = "hostName" in server ? String(server.hostName) : HOST;
-    if ("httpsPort" in server) {
-      const created = await createDevices(server as HubServer, ca.certPem, devices);
-      r.createS = created.seconds;
-      log(`  ${int(devices.length)} devices created in ${created.seconds.toFixed(2)} s`);
-    }
-    const frames = devices.map((d) => connectFrame(hostName, d, { sas: server.sas }));
+    const { frames, createS } = await connectFrames(server, ca.certPem, devices);
+    r.createS = createS;
     const prefix = kind === "malachite" ? "" : `${kind}-`;
     if (RUN.has("ingest")) {
       await waitIdle(server.pid);
@@ -1653,7 +1661,7 @@ async function main(): Promise<void> {
     if (RUN.has("idle")) {
       await waitIdle(server.pid);
       log(`  7. idle: up to ${int(IDLE)} TLS${server.sas ? "+SAS" : ""} connections, keep-alive 0, ${IDLE_CONCURRENCY} at a time`);
-      const idleFrames = devices.slice(0, IDLE).map((d) => connectFrame(hostName, d, { sas: server.sas, keepalive: 0 }));
+      const idleFrames = devices.slice(0, IDLE).map((d) => connectFrame(hostNameOf(server), d, { sas: server.sas, keepalive: 0 }));
       r.idle = await idleScenario(server, context, idleFrames);
       log(
         `    ${int(r.idle.ok)} of ${int(r.idle.attempted)} open in ${r.idle.openS.toFixed(1)} s; RSS ${r.idle.rssBeforeMiB.toFixed(0)} → ${r.idle.rssAfterMiB.toFixed(0)} MiB ` +
@@ -1793,7 +1801,7 @@ async function main(): Promise<void> {
     // Malachite ÷ bare Node for each repetition, whose storms ran one after the other (stormPhase); their median is
     // what the ratio target is judged on.
     const paired = mal?.storms && bare?.storms ? mal.storms.map((m, i) => m.perCpuS / bare.storms![i]!.perCpuS) : undefined;
-    const pairedMedian = paired ? [...paired].sort((a, b) => a - b)[Math.floor((paired.length - 1) / 2)]! : undefined;
+    const pairedMedian = paired ? medianBy(paired, (x) => x) : undefined;
     row(
       `4. Storm ${int(STORM)} TLS+CONNECT (${STORM_CONCURRENCY} at a time): CONNACKs per server CPU-s`,
       (r) => r.storm?.perCpuS,

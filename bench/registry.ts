@@ -24,7 +24,7 @@ import { migrations } from "../src/storage/sqlite/migrations.js";
 import { SqliteStore } from "../src/storage/sqlite/sqlite-store.js";
 import { createCertificateAuthority } from "../src/tls/create-certificate-authority.js";
 import { formatSummary, type CpuProfile } from "./cpuprofile-top.js";
-import { API, benchCommand, cpuSeconds, involuntarySwitches, log, peakRssMiB, pkgVersion, quantile, requestText, runMain, sharedAccessKey, startJsonChild, startRun, tsxArgv } from "./harness.js";
+import { API, benchCommand, cpuSeconds, involuntarySwitches, log, medianBy, peakRssMiB, pkgVersion, quantile, requestText, runMain, sharedAccessKey, startJsonChild, startRun, tsxArgv } from "./harness.js";
 import { commonOptions, commonValues, helpOrContinue, positiveInt } from "./options.js";
 import { int, ms } from "./report.js";
 
@@ -502,7 +502,7 @@ async function main(): Promise<void> {
   }
   if (hub === undefined || http === undefined) throw new Error("no creation run");
   // The run with the median rate stands for the scenario; all rates are listed.
-  const create = [...creates].sort((a, b) => a.perS - b.perS)[Math.floor((creates.length - 1) / 2)]!;
+  const create = medianBy(creates, (c) => c.perS);
 
   log(`2. query (${QUERY_RUNS} runs)`);
   const h = hub;
